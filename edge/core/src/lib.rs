@@ -1,1 +1,200 @@
+//! # verge-edge: the edge core
+//!
+//! A plain library over `http` crate types. It has no runtime crate in it: time, entropy and
+//! outbound HTTP come in through [`Clock`], a `[u8; 16]` and [`Upstream`], so the whole
+//! pipeline runs natively in tests with a fake clock and an in-memory origin. The Workers and
+//! Spin crates are thin adapters that translate bodies, bindings and secrets.
+//!
+//! ## The pipeline
+//! [`Edge::handle`] states the order of the stages; each lives in a module named after it:
+//!
+//! 1. [`request_id`]: keep the client's `x-request-id` if well-formed, else mint one. First, so
+//!    every answer, even an error, carries it.
+//! 2. URL length (414), then [`path`] normalisation (400): before routing, so patterns and
+//!    object keys only ever see the normalised path.
+//! 3. Routing: the first behaviour whose [`pattern`] matches (the last is always `*`).
+//! 4. Method (405 with `Allow`), then body size (413): cheap refusals before any origin work.
+//! 5. The origin: [`s3`] (signed GET/HEAD, SPA fallback) or [`forward`] (SigV4-signed proxy).
+//! 6. `x-request-id` on the response and one [`log::AccessLog`] line.
+//!
+//! Every failure is an [`EdgeError`], turned into a problem response in one place.
+//!
+//! ## Design choices
+//! - Config is parsed and validated once ([`config::EdgeConfig::parse`]); references to the
+//!   environment and secrets are resolved once ([`Edge::new`]). A bad config is an error with
+//!   line and column at build time, never a panic at request time.
+//! - Nothing here reads a clock or calls `Instant::now()` (it traps on wasm32-unknown-unknown).
 
+pub mod config;
+mod forward;
+pub mod log;
+pub mod path;
+pub mod pattern;
+pub mod problem;
+pub mod request_id;
+mod s3;
+pub mod target;
+pub mod upstream;
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderValue, Request, Response};
+
+pub use config::{ConfigErrors, EdgeConfig};
+pub use log::AccessLog;
+pub use problem::EdgeError;
+pub use target::{StartupError, Target};
+pub use upstream::{Clock, OriginTimeout, Upstream, UpstreamError};
+
+use crate::path::NormalPath;
+use crate::target::ResolvedOrigin;
+
+/// A running edge: validated config plus resolved origins.
+#[derive(Debug, Clone)]
+pub struct Edge {
+    config: EdgeConfig,
+    origins: Vec<ResolvedOrigin>,
+}
+
+/// Why the edge could not start.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum BootError {
+    #[error("{0}")]
+    Config(#[from] ConfigErrors),
+    #[error("{0}")]
+    Startup(#[from] StartupError),
+}
+
+/// The response and the access log line for one request.
+#[derive(Debug)]
+pub struct Handled {
+    pub response: Response<Bytes>,
+    pub log: AccessLog,
+}
+
+struct Routed<'a> {
+    behaviour: &'a config::Behaviour,
+    origin: &'a ResolvedOrigin,
+}
+
+impl Edge {
+    /// Resolves the config's references with `lookup`.
+    ///
+    /// # Errors
+    /// The first missing environment variable or secret, by name.
+    pub fn new(config: EdgeConfig, lookup: target::Lookup<'_>) -> Result<Self, StartupError> {
+        let origins = target::resolve(&config, lookup)?;
+        Ok(Edge { config, origins })
+    }
+
+    /// Parses, validates and resolves in one step (what adapters call at startup).
+    ///
+    /// # Errors
+    /// Config errors with positions, or a missing reference.
+    pub fn from_toml(file: &str, src: &str, lookup: target::Lookup<'_>) -> Result<Self, BootError> {
+        Ok(Edge::new(EdgeConfig::parse(file, src)?, lookup)?)
+    }
+
+    pub fn config(&self) -> &EdgeConfig {
+        &self.config
+    }
+
+    /// Handles one request. Never panics on any input; every failure becomes a problem response.
+    pub async fn handle<U: Upstream, C: Clock>(&self, req: Request<Bytes>, up: &U, clock: &C, entropy: [u8; 16]) -> Handled {
+        let started = clock.now();
+        let request_id = request_id::choose(req.headers().get(request_id::HEADER), entropy);
+        let mut log = AccessLog {
+            request_id: request_id.clone(),
+            method: req.method().to_string(),
+            path: log::clip(req.uri().path(), 256),
+            behaviour: None,
+            origin: None,
+            status: 0,
+            duration_ms: 0,
+            error: None,
+        };
+        let result = self.pipeline(req, up, clock, &request_id, &mut log).await;
+        let mut response = result.unwrap_or_else(|e| {
+            log.error = Some(e.to_string());
+            e.into_response(&request_id)
+        });
+        if let Ok(v) = HeaderValue::from_str(&request_id) {
+            response.headers_mut().insert(request_id::HEADER, v);
+        }
+        log.status = response.status().as_u16();
+        log.duration_ms = clock.now().duration_since(started).unwrap_or(Duration::ZERO).as_millis() as u64;
+        Handled { response, log }
+    }
+
+    async fn pipeline<U: Upstream, C: Clock>(
+        &self,
+        req: Request<Bytes>,
+        up: &U,
+        clock: &C,
+        request_id: &str,
+        log: &mut AccessLog,
+    ) -> Result<Response<Bytes>, EdgeError> {
+        let limits = self.config.limits;
+        let url_len = req.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
+        if url_len > limits.max_url_bytes {
+            return Err(EdgeError::UriTooLong { len: url_len, limit: limits.max_url_bytes });
+        }
+        let path = NormalPath::parse(req.uri().path())?;
+        log.path = path.as_str().to_owned();
+
+        let Routed { behaviour, origin } = self.route(&path);
+        log.behaviour = Some(behaviour.pattern.to_string());
+        log.origin = Some(origin.name.clone());
+
+        if !behaviour.methods.contains(req.method()) {
+            return Err(EdgeError::MethodNotAllowed { method: req.method().to_string(), allow: behaviour.methods.allow_header() });
+        }
+        if req.body().len() > limits.max_body_bytes {
+            return Err(EdgeError::BodyTooLarge { len: req.body().len(), limit: limits.max_body_bytes });
+        }
+
+        let now = clock.now();
+        let (parts, body) = req.into_parts();
+        match &origin.target {
+            Target::S3 { base, bucket, path_style } => {
+                let bucket = s3::Bucket { origin, base, bucket, path_style: *path_style };
+                bucket.serve(&parts.method, &path, &parts.headers, behaviour.spa_fallback, up, now).await
+            }
+            Target::Http { base } => {
+                forward::forward(origin, base, &parts.method, &path, parts.uri.query(), &parts.headers, body, request_id, up, now).await
+            }
+        }
+    }
+
+    fn route(&self, path: &NormalPath) -> Routed<'_> {
+        let behaviours = &self.config.behaviours;
+        // Validation guarantees a final catch-all, so the fallback is that behaviour.
+        let behaviour = behaviours.iter().find(|b| b.pattern.matches(path.as_str())).unwrap_or(&behaviours[behaviours.len() - 1]);
+        Routed { behaviour, origin: &self.origins[behaviour.origin] }
+    }
+}
+
+/// The answer when the edge could not start (bad config or a missing secret): 500 with a problem
+/// body, and a log line naming the cause for operators.
+pub fn boot_failure(err: &BootError, req: &Request<Bytes>, entropy: [u8; 16]) -> Handled {
+    let request_id = request_id::choose(req.headers().get(request_id::HEADER), entropy);
+    let mut response = EdgeError::Misconfigured.into_response(&request_id);
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert(request_id::HEADER, v);
+    }
+    let log = AccessLog {
+        request_id,
+        method: req.method().to_string(),
+        path: log::clip(req.uri().path(), 256),
+        behaviour: None,
+        origin: None,
+        status: 500,
+        duration_ms: 0,
+        error: Some(err.to_string()),
+    };
+    Handled { response, log }
+}
+
+#[cfg(test)]
+mod tests;

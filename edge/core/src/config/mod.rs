@@ -1,0 +1,393 @@
+//! The operators' edge config file: TOML parsed once into validated types.
+//!
+//! `&str` -> spanned TOML tree -> [`EdgeConfig`] (every check done, every problem collected with
+//! its line and column) -> [`crate::Edge`] (references to environment and secrets resolved).
+//! Request handling only ever sees the validated types.
+//!
+//! ```
+//! let cfg = verge_edge::config::EdgeConfig::parse("edge.toml", r#"
+//! [origins.web]
+//! type = "s3"
+//! bucket = "site"
+//! region = "us-east-1"
+//! credentials = { access_key_id = { env = "KEY_ID" }, secret_access_key = { secret = "KEY" } }
+//!
+//! [[behaviours]]
+//! path = "*"
+//! origin = "web"
+//! methods = ["GET", "HEAD"]
+//! spa_fallback = true
+//! "#).unwrap();
+//! assert_eq!(cfg.behaviours.len(), 1);
+//! ```
+//!
+//! The file format is documented in `docs/edge-config.md`.
+
+mod diagnostic;
+mod walk;
+
+use std::time::Duration;
+
+use http::Method;
+
+pub use diagnostic::{ConfigErrors, Diagnostic};
+pub use walk::check_base_url;
+
+use crate::pattern::PathPattern;
+use walk::{AsNode, Checker, Fields, Node};
+
+/// Largest URL the edge accepts (CloudFront's limit); longer ones answer 414.
+pub const DEFAULT_MAX_URL_BYTES: usize = 8_192;
+/// Largest request body the edge forwards; larger ones answer 413. Spin Cloud's body limit is 10 MB;
+/// the origin API needs far less, so the default keeps memory per request small.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1 << 20;
+/// How long the edge waits for an origin's response headers before answering 504.
+pub const DEFAULT_ORIGIN_TIMEOUT: Duration = Duration::from_secs(30);
+/// CloudFront allows 25 behaviours by default and 75 at most.
+pub const MAX_BEHAVIOURS: usize = 75;
+
+/// A validated edge config.
+#[derive(Debug, Clone)]
+pub struct EdgeConfig {
+    pub limits: Limits,
+    pub origins: Vec<Origin>,
+    /// In file order; the first match wins and the last is always the catch-all `*`.
+    pub behaviours: Vec<Behaviour>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub max_url_bytes: usize,
+    pub max_body_bytes: usize,
+}
+
+/// A value written literally or taken from the environment at startup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Setting {
+    Literal(String),
+    Env { name: String, default: Option<String> },
+}
+
+/// Where a credential comes from. There is deliberately no inline form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reference {
+    /// An environment variable (Spin `environment`, wrangler `[vars]`, `wasmtime serve --env`).
+    Env(String),
+    /// A platform secret (`wrangler secret put`, Spin variables marked `secret`); where the
+    /// platform has no separate secret store the adapter reads the environment.
+    Secret(String),
+}
+
+impl Reference {
+    pub fn name(&self) -> &str {
+        match self {
+            Reference::Env(n) | Reference::Secret(n) => n,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CredentialRefs {
+    pub access_key_id: Reference,
+    pub secret_access_key: Reference,
+    pub session_token: Option<Reference>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Origin {
+    pub name: String,
+    pub kind: OriginKind,
+    pub credentials: CredentialRefs,
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub enum OriginKind {
+    /// A private bucket read with signed GET/HEAD, like CloudFront's origin access control.
+    /// Without `endpoint`, the AWS virtual-hosted endpoint for the region is used; with one
+    /// (a local S3 server), requests are path-style: `{endpoint}/{bucket}/{key}`.
+    S3 { bucket: String, region: String, endpoint: Option<Setting> },
+    /// An HTTP API; requests are forwarded with a SigV4 signature for `service` in `region`.
+    Http { url: Setting, service: String, region: String },
+}
+
+/// Which methods a behaviour lets through.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MethodSet(Vec<Method>);
+
+impl MethodSet {
+    pub fn contains(&self, m: &Method) -> bool {
+        self.0.contains(m)
+    }
+
+    /// The value of an `Allow` header.
+    pub fn allow_header(&self) -> String {
+        self.0.iter().map(Method::as_str).collect::<Vec<_>>().join(", ")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Behaviour {
+    pub pattern: PathPattern,
+    /// Index into [`EdgeConfig::origins`].
+    pub origin: usize,
+    pub methods: MethodSet,
+    /// Answer `/index.html` with 200 when S3 has no object for a path without a file extension.
+    pub spa_fallback: bool,
+}
+
+const METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+
+impl EdgeConfig {
+    /// Parses and validates a config file. `file` is only used in messages.
+    ///
+    /// # Errors
+    /// Every problem found, each with line, column and a hint.
+    pub fn parse(file: &str, src: &str) -> Result<EdgeConfig, ConfigErrors> {
+        let mut ck = Checker::new(src);
+        let cfg = parse_document(&mut ck);
+        ck.finish(file, cfg)
+    }
+}
+
+fn parse_document(ck: &mut Checker<'_>) -> Option<EdgeConfig> {
+    let root = ck.parse_root()?;
+    let root = walk::TableRef { span: root.span().into(), table: root.get_ref() };
+    let mut top = Fields::new(ck, root, "the config file", &["edge", "origins", "behaviours"]);
+
+    let limits = match top.take("edge") {
+        Some(n) => parse_limits(ck, n),
+        None => Some(Limits { max_url_bytes: DEFAULT_MAX_URL_BYTES, max_body_bytes: DEFAULT_MAX_BODY_BYTES }),
+    };
+
+    let origins = match top.take("origins") {
+        Some(n) => parse_origins(ck, n),
+        None => {
+            ck.error_at_start("no origins are defined", "add an [origins.NAME] table with type = \"s3\" or \"http\"");
+            None
+        }
+    };
+    let behaviours = match top.take("behaviours") {
+        Some(n) => origins.as_ref().and_then(|o| parse_behaviours(ck, n, o)),
+        None => {
+            ck.error_at_start(
+                "no behaviours are defined",
+                "add [[behaviours]] tables; the last one must have path = \"*\"",
+            );
+            None
+        }
+    };
+    Some(EdgeConfig { limits: limits?, origins: origins?, behaviours: behaviours? })
+}
+
+fn parse_limits(ck: &mut Checker<'_>, node: Node<'_, '_>) -> Option<Limits> {
+    let table = ck.table(node, "[edge]")?;
+    let mut f = Fields::new(ck, table, "[edge]", &["max_url_bytes", "max_body_bytes"]);
+    let url = f.take("max_url_bytes").and_then(|n| ck.int_in(n, 256, 65_536)).unwrap_or(DEFAULT_MAX_URL_BYTES as i64);
+    let body = f
+        .take("max_body_bytes")
+        .and_then(|n| ck.int_in(n, 0, 100 * 1024 * 1024))
+        .unwrap_or(DEFAULT_MAX_BODY_BYTES as i64);
+    Some(Limits { max_url_bytes: url as usize, max_body_bytes: body as usize })
+}
+
+fn parse_origins(ck: &mut Checker<'_>, node: Node<'_, '_>) -> Option<Vec<Origin>> {
+    let table = ck.table(node, "[origins]")?;
+    let mut out = Vec::new();
+    let mut ok = true;
+    for (name, value) in walk::entries(table) {
+        if !walk::is_identifier(name.value) {
+            ck.error(
+                name.span,
+                format!("origin name {:?} is not a valid name", name.value),
+                "use letters, digits, '-' and '_' only",
+            );
+            ok = false;
+            continue;
+        }
+        match parse_origin(ck, name.value, value) {
+            Some(o) => out.push(o),
+            None => ok = false,
+        }
+    }
+    if out.is_empty() && ok {
+        ck.error(node.span, "no origins are defined", "add an [origins.NAME] table with type = \"s3\" or \"http\"");
+        return None;
+    }
+    ok.then_some(out)
+}
+
+fn parse_origin(ck: &mut Checker<'_>, name: &str, node: Node<'_, '_>) -> Option<Origin> {
+    let what = format!("[origins.{name}]");
+    let table = ck.table(node, &what)?;
+    let mut f = Fields::new(
+        ck,
+        table,
+        &what,
+        &["type", "bucket", "region", "endpoint", "url", "service", "credentials", "timeout_ms"],
+    );
+    let ty = f.require(ck, "type", "type = \"s3\" or type = \"http\"").and_then(|n| ck.string(n).map(|s| (s, n.span)));
+    let credentials = f
+        .require(ck, "credentials", "credentials = { access_key_id = { env = \"NAME\" }, secret_access_key = { secret = \"NAME\" } }")
+        .and_then(|n| parse_credentials(ck, n, &what));
+    let timeout = f
+        .take("timeout_ms")
+        .and_then(|n| ck.int_in(n, 1, 300_000))
+        .map_or(DEFAULT_ORIGIN_TIMEOUT, |ms| Duration::from_millis(ms as u64));
+
+    let kind = match ty {
+        Some((t, _)) if t == "s3" => {
+            f.forbid(ck, &["url", "service"], "s3 origins take bucket, region and endpoint");
+            let bucket = f.require(ck, "bucket", "bucket = \"my-bucket\"").and_then(|n| ck.bucket_name(n));
+            let region = f.require(ck, "region", "region = \"us-east-1\"").and_then(|n| ck.region(n));
+            let endpoint = match f.take("endpoint") {
+                Some(n) => Some(ck.setting(n, walk::SettingKind::Url)?),
+                None => None,
+            };
+            Some(OriginKind::S3 { bucket: bucket?, region: region?, endpoint })
+        }
+        Some((t, _)) if t == "http" => {
+            f.forbid(ck, &["bucket", "endpoint"], "http origins take url, service and region");
+            let url = f.require(ck, "url", "url = \"https://api.example.com\"").and_then(|n| ck.setting(n, walk::SettingKind::Url));
+            let service = f.require(ck, "service", "service = \"execute-api\" (the SigV4 service name)").and_then(|n| ck.service_name(n));
+            let region = f.require(ck, "region", "region = \"us-east-1\"").and_then(|n| ck.region(n));
+            Some(OriginKind::Http { url: url?, service: service?, region: region? })
+        }
+        Some((t, span)) => {
+            ck.error(span, format!("unknown origin type {t:?}"), "use type = \"s3\" or type = \"http\"");
+            None
+        }
+        None => None,
+    };
+    Some(Origin { name: name.to_owned(), kind: kind?, credentials: credentials?, timeout })
+}
+
+fn parse_credentials(ck: &mut Checker<'_>, node: Node<'_, '_>, origin: &str) -> Option<CredentialRefs> {
+    let what = format!("credentials of {origin}");
+    let table = ck.table(node, &what)?;
+    let mut f = Fields::new(ck, table, &what, &["access_key_id", "secret_access_key", "session_token"]);
+    let id = f.require(ck, "access_key_id", "access_key_id = { env = \"NAME\" }").and_then(|n| ck.reference(n));
+    let secret = f.require(ck, "secret_access_key", "secret_access_key = { secret = \"NAME\" }").and_then(|n| ck.reference(n));
+    let token = match f.take("session_token") {
+        Some(n) => Some(ck.reference(n)?),
+        None => None,
+    };
+    Some(CredentialRefs { access_key_id: id?, secret_access_key: secret?, session_token: token })
+}
+
+fn parse_behaviours(ck: &mut Checker<'_>, node: Node<'_, '_>, origins: &[Origin]) -> Option<Vec<Behaviour>> {
+    let items = ck.array_of_tables(node, "behaviours")?;
+    if items.len() > MAX_BEHAVIOURS {
+        ck.error(node.span, format!("{} behaviours; at most {MAX_BEHAVIOURS} are allowed", items.len()), "merge behaviours with wider patterns");
+    }
+    let mut out: Vec<(Behaviour, walk::Span)> = Vec::new();
+    let mut ok = true;
+    for (i, item) in items.iter().enumerate() {
+        let what = format!("behaviour {}", i + 1);
+        let Some(table) = ck.table(item.node(), &what) else {
+            ok = false;
+            continue;
+        };
+        let mut f = Fields::new(ck, table, &what, &["path", "origin", "methods", "spa_fallback"]);
+        let path = f.require(ck, "path", "path = \"/api/*\"");
+        let pattern = path.and_then(|n| {
+            let s = ck.string(n)?;
+            PathPattern::parse(&s)
+                .map_err(|e| ck.error(n.span, format!("malformed path pattern {s:?}: {e}"), "patterns are paths with * (any characters) and ? (one character), e.g. \"/api/*\""))
+                .ok()
+                .map(|p| (p, n.span))
+        });
+        let origin = f.require(ck, "origin", "origin = \"NAME\" of an [origins.NAME] table").and_then(|n| {
+            let s = ck.string(n)?;
+            match origins.iter().position(|o| o.name == s) {
+                Some(idx) => Some(idx),
+                None => {
+                    let known = origins.iter().map(|o| o.name.as_str()).collect::<Vec<_>>().join(", ");
+                    ck.error(n.span, format!("{what} uses origin {s:?}, which is not defined"), format!("define [origins.{s}] or use one of: {known}"));
+                    None
+                }
+            }
+        });
+        let methods = match f.take("methods") {
+            Some(n) => parse_methods(ck, n),
+            None => Some(MethodSet(vec![Method::GET, Method::HEAD])),
+        };
+        let spa = match f.take("spa_fallback") {
+            Some(n) => ck.boolean(n),
+            None => Some(false),
+        };
+            let (Some((pattern, span)), Some(origin), Some(methods), Some(spa_fallback)) = (pattern, origin, methods, spa) else {
+            ok = false;
+            continue;
+        };
+        // Meaning checks that need the origin.
+        if let OriginKind::S3 { .. } = origins[origin].kind {
+            if let Some(m) = methods.0.iter().find(|m| !matches!(**m, Method::GET | Method::HEAD | Method::OPTIONS)) {
+                ck.error(span, format!("{what} sends {m} to S3 origin {:?}, which only serves GET and HEAD", origins[origin].name), "use methods = [\"GET\", \"HEAD\"] for S3 origins");
+                ok = false;
+            }
+        } else if spa_fallback {
+            ck.error(span, format!("{what} has spa_fallback on an http origin"), "spa_fallback only applies to s3 origins; remove it");
+            ok = false;
+        }
+        if let Some((earlier, idx)) = out.iter().enumerate().find_map(|(j, (b, _))| b.pattern.covers(&pattern).then_some((b, j))) {
+            ck.error(
+                span,
+                format!("{what} (path {:?}) can never match: behaviour {} (path {:?}) before it matches every such path", pattern.as_str(), idx + 1, earlier.pattern.as_str()),
+                "move the more specific behaviour above the general one, or remove it",
+            );
+            ok = false;
+        }
+        out.push((Behaviour { pattern, origin, methods, spa_fallback }, span));
+    }
+    match out.last() {
+        Some((b, _)) if b.pattern.is_catch_all() => {}
+        Some((_, span)) => {
+            ck.error(*span, "the last behaviour must be the default, with path = \"*\"", "add a final [[behaviours]] with path = \"*\" (CloudFront's default behaviour)");
+            ok = false;
+        }
+        None if ok => {
+            ck.error(node.span, "no behaviours are defined", "add [[behaviours]] tables; the last one must have path = \"*\"");
+            ok = false;
+        }
+        None => {}
+    }
+    ok.then(|| out.into_iter().map(|(b, _)| b).collect())
+}
+
+fn parse_methods(ck: &mut Checker<'_>, node: Node<'_, '_>) -> Option<MethodSet> {
+    let items = ck.array(node, "methods")?;
+    let mut out = Vec::new();
+    let mut ok = true;
+    for item in items {
+        let n = item.node();
+        let Some(s) = ck.string(n) else {
+            ok = false;
+            continue;
+        };
+        if !METHODS.contains(&s.as_str()) {
+            ck.error(n.span, format!("unknown method {s:?}"), format!("use any of {}", METHODS.join(", ")));
+            ok = false;
+            continue;
+        }
+        let m: Method = s.parse().ok()?;
+        if out.contains(&m) {
+            ck.error(n.span, format!("method {s} is listed twice"), "list each method once");
+            ok = false;
+        } else {
+            out.push(m);
+        }
+    }
+    if ok && out.is_empty() {
+        ck.error(node.span, "methods is empty, so the behaviour would refuse every request", "list at least GET and HEAD");
+        return None;
+    }
+    if ok && out.contains(&Method::GET) != out.contains(&Method::HEAD) {
+        ck.error(node.span, "GET and HEAD must be allowed together", "add the missing one of GET and HEAD");
+        return None;
+    }
+    ok.then_some(MethodSet(out))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,33 @@
+//! One JSON line per request. No query strings, headers or bodies: those may carry tokens.
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct AccessLog {
+    pub request_id: String,
+    pub method: String,
+    /// The normalised path, or the raw path (cut to 256 bytes) when it was refused.
+    pub path: String,
+    /// The matching behaviour's pattern, if routing got that far.
+    pub behaviour: Option<String>,
+    pub origin: Option<String>,
+    pub status: u16,
+    pub duration_ms: u64,
+    /// Why the edge answered an error itself, for operators (never secrets).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl AccessLog {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+pub(crate) fn clip(s: &str, max: usize) -> String {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_owned()
+}

@@ -1,0 +1,85 @@
+//! Every way a request can fail at the edge, and the one place that maps them to HTTP.
+//!
+//! Errors are classified by where they come from (pingora's `fail_to_proxy` split): the client
+//! (4xx), the origin (502/504), or the edge's own configuration (500). Bodies are RFC 9457
+//! problem documents; they never include secrets, upstream error bodies or tokens.
+
+use bytes::Bytes;
+use http::{header, HeaderValue, Response, StatusCode};
+
+use crate::path::PathError;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EdgeError {
+    #[error("the URL is {len} bytes; the limit is {limit}")]
+    UriTooLong { len: usize, limit: usize },
+    #[error("{0}")]
+    BadPath(#[from] PathError),
+    #[error("{method} is not allowed here")]
+    MethodNotAllowed { method: String, allow: String },
+    #[error("the body is {len} bytes; the limit is {limit}")]
+    BodyTooLarge { len: usize, limit: usize },
+    #[error("no object at this path")]
+    NotFound,
+    #[error("the origin could not be reached")]
+    OriginUnreachable,
+    #[error("the origin did not answer in time")]
+    OriginTimeout,
+    #[error("the origin refused the edge's request")]
+    OriginRefused,
+    #[error("the edge is misconfigured")]
+    Misconfigured,
+}
+
+impl EdgeError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            EdgeError::UriTooLong { .. } => StatusCode::URI_TOO_LONG,
+            EdgeError::BadPath(_) => StatusCode::BAD_REQUEST,
+            EdgeError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            EdgeError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            EdgeError::NotFound => StatusCode::NOT_FOUND,
+            EdgeError::OriginUnreachable | EdgeError::OriginRefused => StatusCode::BAD_GATEWAY,
+            EdgeError::OriginTimeout => StatusCode::GATEWAY_TIMEOUT,
+            EdgeError::Misconfigured => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn slug(&self) -> &'static str {
+        match self {
+            EdgeError::UriTooLong { .. } => "uri-too-long",
+            EdgeError::BadPath(_) => "bad-path",
+            EdgeError::MethodNotAllowed { .. } => "method-not-allowed",
+            EdgeError::BodyTooLarge { .. } => "body-too-large",
+            EdgeError::NotFound => "not-found",
+            EdgeError::OriginUnreachable => "origin-unreachable",
+            EdgeError::OriginTimeout => "origin-timeout",
+            EdgeError::OriginRefused => "origin-refused",
+            EdgeError::Misconfigured => "edge-misconfigured",
+        }
+    }
+
+    /// The problem response for this error.
+    pub fn into_response(self, request_id: &str) -> Response<Bytes> {
+        let status = self.status();
+        let body = serde_json::json!({
+            "type": format!("https://verge.dev/problems/{}", self.slug()),
+            "title": status.canonical_reason().unwrap_or("Error"),
+            "status": status.as_u16(),
+            "detail": self.to_string(),
+            "request_id": request_id,
+        });
+        let mut resp = Response::new(Bytes::from(body.to_string()));
+        *resp.status_mut() = status;
+        let h = resp.headers_mut();
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if let EdgeError::MethodNotAllowed { allow, .. } = &self {
+            if let Ok(v) = HeaderValue::from_str(allow) {
+                h.insert(header::ALLOW, v);
+            }
+        }
+        resp
+    }
+}
