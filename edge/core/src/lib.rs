@@ -26,6 +26,7 @@
 //! - Nothing here reads a clock or calls `Instant::now()` (it traps on wasm32-unknown-unknown).
 
 pub mod config;
+pub mod embed;
 mod forward;
 pub mod log;
 pub mod path;

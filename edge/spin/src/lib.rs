@@ -1,1 +1,86 @@
+//! The Verge edge as a Spin component (`wasi:http/handler@0.3.0`, built for `wasm32-wasip2`).
+//!
+//! A thin adapter: it reads the body, gives the core the wall clock, 16 random bytes and an
+//! [`Upstream`] over `wasi:http` outbound requests, and prints the access log line to stdout.
+//! Environment variables come from Spin's `environment` (or `wasmtime serve --env`); this
+//! runtime has no separate secret store, so `{ secret = "NAME" }` reads the environment too.
 
+use std::sync::OnceLock;
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use spin_sdk::http::body::IncomingBodyExt;
+use spin_sdk::http::{FullBody, IntoResponse, Request};
+use spin_sdk::http_service;
+use spin_sdk::wasip3::http::types::{ErrorCode, RequestOptions};
+use spin_sdk::wasip3::http_compat::RequestOptionsExtension;
+use verge_edge::config::Reference;
+use verge_edge::{BootError, Edge, OriginTimeout, Upstream, UpstreamError};
+
+const CONFIG: &str = include_str!(env!("VERGE_EDGE_CONFIG_PATH"));
+
+/// Parsed once per instance; a reused instance keeps it.
+static EDGE: OnceLock<Result<Edge, BootError>> = OnceLock::new();
+
+fn lookup(r: &Reference) -> Option<String> {
+    std::env::var(r.name()).ok().filter(|v| !v.is_empty())
+}
+
+struct WasiUpstream;
+
+impl Upstream for WasiUpstream {
+    async fn send(&self, req: http::Request<Bytes>) -> Result<http::Response<Bytes>, UpstreamError> {
+        let timeout = req.extensions().get::<OriginTimeout>().map(|t| t.0);
+        let (mut parts, body) = req.into_parts();
+        if let Some(t) = timeout {
+            let options = RequestOptions::new();
+            let ns = u64::try_from(t.as_nanos()).unwrap_or(u64::MAX);
+            // Hosts that cannot set a timeout refuse; the request still goes out.
+            let _ = options.set_connect_timeout(Some(ns));
+            let _ = options.set_first_byte_timeout(Some(ns));
+            parts.extensions.insert(RequestOptionsExtension(options));
+        }
+        let req = http::Request::from_parts(parts, FullBody::new(body));
+        let resp = spin_sdk::http::send(req).await.map_err(classify)?;
+        let (parts, body) = resp.into_parts();
+        let body = body.bytes().await.map_err(|e| UpstreamError::Other(format!("{e:?}")))?;
+        Ok(http::Response::from_parts(parts, body))
+    }
+}
+
+fn classify(e: ErrorCode) -> UpstreamError {
+    match e {
+        ErrorCode::ConnectionTimeout | ErrorCode::ConnectionReadTimeout | ErrorCode::HttpResponseTimeout | ErrorCode::DnsTimeout => {
+            UpstreamError::Timeout
+        }
+        ErrorCode::ConnectionRefused
+        | ErrorCode::ConnectionTerminated
+        | ErrorCode::DestinationNotFound
+        | ErrorCode::DestinationUnavailable
+        | ErrorCode::DnsError(_) => UpstreamError::Connect(format!("{e:?}")),
+        other => UpstreamError::Other(format!("{other:?}")),
+    }
+}
+
+fn entropy() -> [u8; 16] {
+    let bytes = spin_sdk::wasip3::random::random::get_random_bytes(16);
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&bytes[..16]);
+    out
+}
+
+#[http_service]
+async fn handle(req: Request) -> impl IntoResponse {
+    let (parts, body) = req.into_parts();
+    // The edge refuses bodies over its limit anyway; reading first keeps the adapter simple.
+    let body = body.bytes().await.unwrap_or_default();
+    let req = http::Request::from_parts(parts, body);
+    let clock = SystemTime::now;
+    let handled = match EDGE.get_or_init(|| Edge::from_toml("edge.toml", CONFIG, &lookup)) {
+        Ok(edge) => edge.handle(req, &WasiUpstream, &clock, entropy()).await,
+        Err(err) => verge_edge::boot_failure(err, &req, entropy()),
+    };
+    println!("{}", handled.log.to_json());
+    let (parts, body) = handled.response.into_parts();
+    http::Response::from_parts(parts, FullBody::new(body))
+}

@@ -1,0 +1,3 @@
+fn main() {
+    verge_edge::embed::build_script(env!("CARGO_MANIFEST_DIR"));
+}
