@@ -12,8 +12,7 @@ use bytes::Bytes;
 use spin_sdk::http::body::IncomingBodyExt;
 use spin_sdk::http::{FullBody, IntoResponse, Request};
 use spin_sdk::http_service;
-use spin_sdk::wasip3::http::types::{ErrorCode, RequestOptions};
-use spin_sdk::wasip3::http_compat::RequestOptionsExtension;
+use spin_sdk::wasip3::http::types::ErrorCode;
 use verge_edge::config::Reference;
 use verge_edge::{BootError, Edge, OriginTimeout, Upstream, UpstreamError};
 
@@ -31,20 +30,7 @@ struct WasiUpstream;
 impl Upstream for WasiUpstream {
     async fn send(&self, req: http::Request<Bytes>) -> Result<http::Response<Bytes>, UpstreamError> {
         let timeout = req.extensions().get::<OriginTimeout>().map(|t| t.0);
-        let (mut parts, body) = req.into_parts();
-        if let Some(t) = timeout {
-            let options = RequestOptions::new();
-            let ns = u64::try_from(t.as_nanos()).unwrap_or(u64::MAX);
-            // Hosts that cannot set a timeout refuse; the request still goes out.
-            let _ = options.set_connect_timeout(Some(ns));
-            let _ = options.set_first_byte_timeout(Some(ns));
-            parts.extensions.insert(RequestOptionsExtension(options));
-        }
-        let req = http::Request::from_parts(parts, FullBody::new(body));
-        let resp = spin_sdk::http::send(req).await.map_err(classify)?;
-        let (parts, body) = resp.into_parts();
-        let body = body.bytes().await.map_err(|e| UpstreamError::Other(format!("{e:?}")))?;
-        Ok(http::Response::from_parts(parts, body))
+        verge_wasi::send(req, timeout).await.map_err(classify)
     }
 }
 
@@ -62,13 +48,6 @@ fn classify(e: ErrorCode) -> UpstreamError {
     }
 }
 
-fn entropy() -> [u8; 16] {
-    let bytes = spin_sdk::wasip3::random::random::get_random_bytes(16);
-    let mut out = [0u8; 16];
-    out.copy_from_slice(&bytes[..16]);
-    out
-}
-
 #[http_service]
 async fn handle(req: Request) -> impl IntoResponse {
     let (parts, body) = req.into_parts();
@@ -77,8 +56,8 @@ async fn handle(req: Request) -> impl IntoResponse {
     let req = http::Request::from_parts(parts, body);
     let clock = SystemTime::now;
     let handled = match EDGE.get_or_init(|| Edge::from_toml("edge.toml", CONFIG, &lookup)) {
-        Ok(edge) => edge.handle(req, &WasiUpstream, &clock, entropy()).await,
-        Err(err) => verge_edge::boot_failure(err, &req, entropy()),
+        Ok(edge) => edge.handle(req, &WasiUpstream, &clock, verge_wasi::random16()).await,
+        Err(err) => verge_edge::boot_failure(err, &req, verge_wasi::random16()),
     };
     println!("{}", handled.log.to_json());
     let (parts, body) = handled.response.into_parts();

@@ -1,1 +1,162 @@
+//! # verge-origin: the origin API core
+//!
+//! Routes, validation, SigV4 verification of the edge's requests and DynamoDB access, over
+//! `http` types. Time, randomness, sleeping and outbound HTTP come through [`Platform`]; the Spin
+//! component is a thin adapter over it.
+//!
+//! Request order ([`Origin::handle`]): body size (413) -> `/health` (the one unsigned route) ->
+//! SigV4 verification (403) -> routing (404/405) -> the handler. Verifying before routing means an
+//! unsigned caller learns nothing about which routes exist.
 
+pub mod config;
+pub mod date;
+pub mod dynamo;
+pub mod numbers;
+pub mod problem;
+
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode};
+use verge_signing::{verify, Credentials};
+
+pub use config::{ConfigError, OriginConfig};
+pub use dynamo::{Dynamo, DynamoError};
+pub use problem::ApiError;
+
+/// Largest request body the origin reads; larger ones answer 413.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// The header carrying the caller's user id, set (and signed) by the edge.
+pub const USER_HEADER: &str = "x-verge-user";
+
+/// What the origin needs from its runtime.
+#[allow(async_fn_in_trait)]
+pub trait Platform {
+    fn now(&self) -> SystemTime;
+    fn random(&self) -> [u8; 16];
+    fn random_u32(&self) -> u32 {
+        let b = self.random();
+        u32::from_le_bytes([b[0], b[1], b[2], b[3]])
+    }
+    async fn sleep(&self, d: Duration);
+    /// Sends a request (absolute URI) and returns the whole response.
+    async fn send(&self, req: Request<Bytes>) -> Result<Response<Bytes>, String>;
+}
+
+/// A configured origin.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    pub config: OriginConfig,
+    dynamo: Dynamo,
+}
+
+/// One log line's worth of facts about a request.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AccessLog {
+    pub request_id: String,
+    pub method: String,
+    pub path: String,
+    pub status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl Origin {
+    pub fn new(config: OriginConfig) -> Self {
+        let dynamo = Dynamo::new(config.dynamo_endpoint.clone(), config.dynamo_region.clone(), config.dynamo_credentials.clone());
+        Origin { config, dynamo }
+    }
+
+    pub async fn handle<P: Platform>(&self, req: Request<Bytes>, p: &P) -> (Response<Bytes>, AccessLog) {
+        let request_id = req
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .filter(|s| s.len() <= 128 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b)))
+            .unwrap_or("")
+            .to_owned();
+        let mut log = AccessLog {
+            request_id: request_id.clone(),
+            method: req.method().to_string(),
+            path: req.uri().path().chars().take(256).collect(),
+            status: 0,
+            error: None,
+        };
+        let resp = match self.dispatch(req, p).await {
+            Ok(r) => r,
+            Err(e) => {
+                log.error = Some(e.to_string());
+                e.into_response(&request_id)
+            }
+        };
+        log.status = resp.status().as_u16();
+        (resp, log)
+    }
+
+    async fn dispatch<P: Platform>(&self, req: Request<Bytes>, p: &P) -> Result<Response<Bytes>, ApiError> {
+        if req.body().len() > MAX_BODY_BYTES {
+            return Err(ApiError::TooLarge { limit: MAX_BODY_BYTES });
+        }
+        let path = req.uri().path().to_owned();
+        if path == "/health" {
+            return match *req.method() {
+                Method::GET | Method::HEAD => Ok(self.health(p).await),
+                _ => Err(ApiError::MethodNotAllowed { method: req.method().to_string(), allow: "GET, HEAD" }),
+            };
+        }
+        self.verify(&req, p.now())?;
+        let user = caller(&req)?;
+        let method = req.method().clone();
+        match (path.as_str(), method) {
+            ("/api/numbers", Method::POST) => numbers::post_number(self, p, &user, req.body()).await,
+            ("/api/numbers", m) => Err(ApiError::MethodNotAllowed { method: m.to_string(), allow: "POST" }),
+            ("/api/stats/daily", Method::GET | Method::HEAD) => numbers::daily_stats(self, p, &user, req.uri().query()).await,
+            ("/api/stats/daily", m) => Err(ApiError::MethodNotAllowed { method: m.to_string(), allow: "GET, HEAD" }),
+            _ => Err(ApiError::NotFound),
+        }
+    }
+
+    fn verify(&self, req: &Request<Bytes>, now: SystemTime) -> Result<(), ApiError> {
+        let host = self
+            .config
+            .api_host
+            .clone()
+            .or_else(|| req.uri().authority().map(|a| a.as_str().to_owned()))
+            .or_else(|| req.headers().get(http::header::HOST).and_then(|h| h.to_str().ok()).map(str::to_owned))
+            .ok_or_else(|| ApiError::Forbidden("no host".into()))?;
+        let pq = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
+        let edge = &self.config.edge_credentials;
+        let lookup = |id: &str| -> Option<Credentials> { (id == edge.access_key_id).then(|| edge.clone()) };
+        verify(req.method(), &host, pq, req.headers(), req.body(), &lookup, &self.config.api_scope, now)
+            .map(|_| ())
+            .map_err(|e| ApiError::Forbidden(e.to_string()))
+    }
+
+    /// `GET /health`: 200 when storage answers a DescribeTable, 503 when it does not.
+    async fn health<P: Platform>(&self, p: &P) -> Response<Bytes> {
+        let probe = serde_json::json!({ "TableName": self.config.tables.daily });
+        let (status, storage) = match self.dynamo.call(p, "DescribeTable", &probe).await {
+            Ok(_) => (StatusCode::OK, "ok"),
+            Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "unreachable"),
+        };
+        numbers::json_response(status, &serde_json::json!({ "status": if status == StatusCode::OK { "ok" } else { "degraded" }, "storage": storage }))
+    }
+}
+
+/// The user the edge says is calling (signed, so trusted), or `anonymous`.
+fn caller(req: &Request<Bytes>) -> Result<String, ApiError> {
+    match req.headers().get(USER_HEADER) {
+        None => Ok("anonymous".to_owned()),
+        Some(v) => {
+            let s = v.to_str().map_err(|_| ApiError::invalid(USER_HEADER, "not ASCII"))?;
+            if s.is_empty() || s.len() > 128 || s.contains('#') {
+                return Err(ApiError::invalid(USER_HEADER, "user ids are 1-128 characters without '#'"));
+            }
+            Ok(s.to_owned())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

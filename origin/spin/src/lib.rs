@@ -1,1 +1,61 @@
+//! The Verge origin as a Spin component (`wasi:http/handler@0.3.0`, `wasm32-wasip2`): a thin
+//! adapter giving [`verge_origin::Origin`] the clock, randomness, sleep and outbound HTTP of
+//! WASI, and printing one JSON log line per request.
 
+use std::sync::OnceLock;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use spin_sdk::http::body::IncomingBodyExt;
+use spin_sdk::http::{FullBody, IntoResponse, Request};
+use spin_sdk::http_service;
+use verge_origin::{ApiError, ConfigError, Origin, OriginConfig, Platform};
+
+/// Per call to DynamoDB: a stalled storage request fails (and is retried) instead of hanging.
+const STORAGE_TIMEOUT: Duration = Duration::from_secs(5);
+
+static ORIGIN: OnceLock<Result<Origin, ConfigError>> = OnceLock::new();
+
+struct Wasi;
+
+impl Platform for Wasi {
+    fn now(&self) -> SystemTime {
+        SystemTime::now()
+    }
+
+    fn random(&self) -> [u8; 16] {
+        verge_wasi::random16()
+    }
+
+    async fn sleep(&self, d: Duration) {
+        verge_wasi::sleep(d).await;
+    }
+
+    async fn send(&self, req: http::Request<Bytes>) -> Result<http::Response<Bytes>, String> {
+        verge_wasi::send(req, Some(STORAGE_TIMEOUT)).await.map_err(|e| format!("{e:?}"))
+    }
+}
+
+#[http_service]
+async fn handle(req: Request) -> impl IntoResponse {
+    let (parts, body) = req.into_parts();
+    let body = body.bytes().await.unwrap_or_default();
+    let req = http::Request::from_parts(parts, body);
+    let (resp, log) = match ORIGIN.get_or_init(|| OriginConfig::from_env(&|k| std::env::var(k).ok()).map(Origin::new)) {
+        Ok(origin) => origin.handle(req, &Wasi).await,
+        Err(e) => {
+            let resp = ApiError::Internal(String::new()).into_response("");
+            let log = verge_origin::AccessLog {
+                request_id: String::new(),
+                method: req.method().to_string(),
+                path: req.uri().path().to_owned(),
+                status: 500,
+                error: Some(format!("origin misconfigured: {e}")),
+            };
+            (resp, log)
+        }
+    };
+    println!("{}", serde_json::to_string(&log).unwrap_or_default());
+    let (parts, body) = resp.into_parts();
+    http::Response::from_parts(parts, FullBody::new(body))
+}

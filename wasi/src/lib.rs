@@ -1,0 +1,122 @@
+//! Outbound HTTP over `wasi:http@0.3` with whole bodies, shared by the edge and origin components.
+//!
+//! Why not `spin_sdk::http::send`: it converts the request with `http_into_wasi_request`, which
+//! drops the request's transmit-result future at once. Under wasmtime 49 that future also keeps
+//! the connection's I/O alive, so a response body that arrives after the response head (any
+//! server that writes head and body separately, such as moto or S3 under load) is cut to zero
+//! bytes. Measured here: every such response arrived empty. This module keeps that future until
+//! the response body has been read, writes the request body from a spawned task, and reads the
+//! body stream until the host closes it.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use spin_sdk::wasip3::http::client;
+use spin_sdk::wasip3::http::types::{ErrorCode, Fields, Method, Request, RequestOptions, Response, Scheme};
+use spin_sdk::wasip3::wit_bindgen::StreamResult;
+use spin_sdk::wasip3::{wit_future, wit_stream};
+
+/// Sends `req` (absolute URI) and returns the whole response.
+///
+/// `timeout` bounds connecting, the first byte and the gaps between bytes.
+///
+/// # Errors
+/// The host's [`ErrorCode`] (connection refused, timeouts, DNS, ...).
+pub async fn send(req: http::Request<Bytes>, timeout: Option<Duration>) -> Result<http::Response<Bytes>, ErrorCode> {
+    let (parts, body) = req.into_parts();
+    let entries: Vec<(String, Vec<u8>)> = parts
+        .headers
+        .iter()
+        .filter(|(k, _)| *k != http::header::HOST)
+        .map(|(k, v)| (k.as_str().to_owned(), v.as_bytes().to_vec()))
+        .collect();
+    let headers = Fields::from_list(&entries).map_err(|e| ErrorCode::InternalError(Some(format!("headers: {e:?}"))))?;
+
+    let options = timeout.map(|t| {
+        let o = RequestOptions::new();
+        let ns = u64::try_from(t.as_nanos()).unwrap_or(u64::MAX);
+        // A host that cannot honour a timeout refuses it; the request still goes out.
+        let _ = o.set_connect_timeout(Some(ns));
+        let _ = o.set_first_byte_timeout(Some(ns));
+        let _ = o.set_between_bytes_timeout(Some(ns));
+        o
+    });
+
+    let (mut body_tx, body_rx) = wit_stream::new::<u8>();
+    let (trailers_tx, trailers_rx) = wit_future::new(|| Ok(None));
+    let (wreq, transmit) = Request::new(headers, Some(body_rx), trailers_rx, options);
+    let invalid = |what: &str| ErrorCode::InternalError(Some(format!("invalid {what}")));
+    wreq.set_method(&method(&parts.method)).map_err(|()| invalid("method"))?;
+    let scheme = match parts.uri.scheme_str() {
+        Some("https") => Scheme::Https,
+        Some("http") => Scheme::Http,
+        Some(other) => Scheme::Other(other.to_owned()),
+        None => return Err(invalid("URI: no scheme")),
+    };
+    wreq.set_scheme(Some(&scheme)).map_err(|()| invalid("scheme"))?;
+    wreq.set_authority(parts.uri.authority().map(|a| a.as_str())).map_err(|()| invalid("authority"))?;
+    wreq.set_path_with_query(parts.uri.path_and_query().map(|p| p.as_str())).map_err(|()| invalid("path"))?;
+
+    spin_sdk::wasip3::spawn(async move {
+        if !body.is_empty() {
+            body_tx.write_all(body.to_vec()).await;
+        }
+        drop(body_tx);
+        let _ = trailers_tx.write(Ok(None)).await;
+    });
+
+    let resp = client::send(wreq).await?;
+    let out = read_response(resp).await;
+    // Only now may the host wind the connection down.
+    drop(transmit);
+    out
+}
+
+async fn read_response(resp: Response) -> Result<http::Response<Bytes>, ErrorCode> {
+    let mut builder = http::Response::builder().status(resp.get_status_code());
+    for (k, v) in resp.get_headers().copy_all() {
+        builder = builder.header(k, v);
+    }
+    let (done_tx, done_rx) = wit_future::new(|| Ok(()));
+    let (mut stream, trailers) = Response::consume_body(resp, done_rx);
+    let mut body = Vec::new();
+    loop {
+        let (result, chunk) = stream.read(Vec::with_capacity(16 * 1024)).await;
+        body.extend_from_slice(&chunk);
+        match result {
+            StreamResult::Complete(_) => {}
+            StreamResult::Dropped | StreamResult::Cancelled => break,
+        }
+    }
+    trailers.await?;
+    drop(done_tx);
+    builder.body(Bytes::from(body)).map_err(|e| ErrorCode::InternalError(Some(e.to_string())))
+}
+
+fn method(m: &http::Method) -> Method {
+    match *m {
+        http::Method::GET => Method::Get,
+        http::Method::HEAD => Method::Head,
+        http::Method::POST => Method::Post,
+        http::Method::PUT => Method::Put,
+        http::Method::DELETE => Method::Delete,
+        http::Method::PATCH => Method::Patch,
+        http::Method::OPTIONS => Method::Options,
+        http::Method::CONNECT => Method::Connect,
+        http::Method::TRACE => Method::Trace,
+        ref other => Method::Other(other.as_str().to_owned()),
+    }
+}
+
+/// 16 bytes from `wasi:random`.
+pub fn random16() -> [u8; 16] {
+    let b = spin_sdk::wasip3::random::random::get_random_bytes(16);
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&b[..16]);
+    out
+}
+
+/// Waits `d` on the monotonic clock.
+pub async fn sleep(d: Duration) {
+    spin_sdk::wasip3::clocks::monotonic_clock::wait_for(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)).await;
+}

@@ -1,0 +1,79 @@
+// The Verge web app: shows the build, posts numbers and reads daily statistics through the edge.
+// Served from the private bucket by the edge; every /api call goes browser -> edge -> origin.
+
+const $ = (sel) => document.querySelector(sel);
+
+function isoDay(date) {
+  return date.toISOString().slice(0, 10);
+}
+
+async function problemText(resp) {
+  try {
+    const p = await resp.json();
+    return p.detail || p.title || `HTTP ${resp.status}`;
+  } catch {
+    return `HTTP ${resp.status}`;
+  }
+}
+
+async function loadBuild() {
+  try {
+    const resp = await fetch('/build.json', { cache: 'no-store' });
+    if (!resp.ok) throw new Error(`HTTP ${resp.status}`);
+    const build = await resp.json();
+    $('#build-commit').textContent = build.commit;
+    $('#build-time').textContent = build.time;
+    $('#build-time').dateTime = build.time;
+  } catch (err) {
+    $('#build-commit').textContent = 'unknown';
+    $('#build-time').textContent = `unknown (${err.message})`;
+  }
+}
+
+async function loadStats() {
+  const to = new Date();
+  const from = new Date(to.getTime() - 29 * 86400000);
+  const status = $('#stats-status');
+  const resp = await fetch(`/api/stats/daily?from=${isoDay(from)}&to=${isoDay(to)}`, { headers: { accept: 'application/json' } });
+  if (!resp.ok) {
+    status.textContent = `Could not load statistics: ${await problemText(resp)}`;
+    return;
+  }
+  const body = await resp.json();
+  const rows = $('#stats tbody');
+  rows.replaceChildren(
+    ...body.days.map((d) => {
+      const tr = document.createElement('tr');
+      for (const v of [d.date, d.count, d.sum, d.min, d.max, Number(d.mean.toFixed(6))]) {
+        const td = document.createElement('td');
+        td.textContent = String(v);
+        tr.append(td);
+      }
+      return tr;
+    }),
+  );
+  $('#stats').hidden = body.days.length === 0;
+  status.textContent = body.days.length === 0 ? 'No numbers yet.' : `${body.days.length} day(s) with numbers.`;
+}
+
+async function addNumber(event) {
+  event.preventDefault();
+  const out = $('#add-result');
+  const value = Number($('#value').value);
+  const resp = await fetch('/api/numbers', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ value }),
+  });
+  if (!resp.ok) {
+    out.textContent = `Not added: ${await problemText(resp)}`;
+    return;
+  }
+  const saved = await resp.json();
+  out.textContent = `Added ${saved.value} on ${saved.day}.`;
+  await loadStats();
+}
+
+$('#add-form').addEventListener('submit', addNumber);
+loadBuild();
+loadStats();
