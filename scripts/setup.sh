@@ -37,11 +37,11 @@ if ! command -v wrk >/dev/null; then
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null) || log "wrk not installed (benchmarks only)"
 fi
 
-# 4. npm tools (node 22 for wrangler, miniflare 4, binaryen's wasm-opt, esbuild), locked in tools/package-lock.json.
-if [ ! -x tools/node_modules/.bin/miniflare ] || [ tools/package-lock.json -nt tools/node_modules/.installed ]; then
-  log "npm ci in tools/"
-  (cd tools && if [ -f package-lock.json ]; then npm ci --no-audit --no-fund --loglevel=error; else npm install --no-audit --no-fund --loglevel=error; fi)
-  touch tools/node_modules/.installed
+# 4. npm tools (node 22 for wrangler, miniflare 4, binaryen's wasm-opt, esbuild), locked in tests/package-lock.json.
+if [ ! -x tests/node_modules/.bin/miniflare ] || [ tests/package-lock.json -nt tests/node_modules/.installed ]; then
+  log "npm ci in tests/"
+  (cd tests && if [ -f package-lock.json ]; then npm ci --no-audit --no-fund --loglevel=error; else npm install --no-audit --no-fund --loglevel=error; fi)
+  touch tests/node_modules/.installed
 fi
 
 # 5. Cargo-installed build tools for the Workers build (worker-build fetches these from GitHub otherwise).
