@@ -120,3 +120,28 @@ pub fn random16() -> [u8; 16] {
 pub async fn sleep(d: Duration) {
     spin_sdk::wasip3::clocks::monotonic_clock::wait_for(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)).await;
 }
+
+/// A setting by its environment-variable name. With the `spin-variables` feature, the Spin
+/// variable of the same name in lower case is read first (`VERGE_ORIGIN_URL` ->
+/// `verge_origin_url`), so secrets can come from Spin's variable providers; otherwise, and as a
+/// fallback, the environment. Empty values count as unset.
+pub async fn setting(name: &str) -> Option<String> {
+    #[cfg(feature = "spin-variables")]
+    if let Ok(v) = spin_sdk::variables::get(name.to_ascii_lowercase()).await {
+        if !v.is_empty() {
+            return Some(v);
+        }
+    }
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// Reads every named setting once, for a synchronous lookup at startup.
+pub async fn settings<'a>(names: impl IntoIterator<Item = &'a str>) -> std::collections::HashMap<String, String> {
+    let mut out = std::collections::HashMap::new();
+    for name in names {
+        if let Some(v) = setting(name).await {
+            out.insert(name.to_owned(), v);
+        }
+    }
+    out
+}

@@ -21,8 +21,11 @@ const CONFIG: &str = include_str!(env!("VERGE_EDGE_CONFIG_PATH"));
 /// Parsed once per instance; a reused instance keeps it.
 static EDGE: OnceLock<Result<Edge, BootError>> = OnceLock::new();
 
-fn lookup(r: &Reference) -> Option<String> {
-    std::env::var(r.name()).ok().filter(|v| !v.is_empty())
+/// Parses the config and reads the settings it refers to (Spin variables or environment).
+async fn boot() -> Result<Edge, BootError> {
+    let config = verge_edge::EdgeConfig::parse("edge.toml", CONFIG)?;
+    let values = verge_wasi::settings(config.references()).await;
+    Ok(Edge::new(config, &|r: &Reference| values.get(r.name()).cloned())?)
 }
 
 struct WasiUpstream;
@@ -55,7 +58,11 @@ async fn handle(req: Request) -> impl IntoResponse {
     let body = body.bytes().await.unwrap_or_default();
     let req = http::Request::from_parts(parts, body);
     let clock = SystemTime::now;
-    let handled = match EDGE.get_or_init(|| Edge::from_toml("edge.toml", CONFIG, &lookup)) {
+    if EDGE.get().is_none() {
+        let booted = boot().await;
+        let _ = EDGE.set(booted);
+    }
+    let handled = match EDGE.get().expect("set above") {
         Ok(edge) => edge.handle(req, &WasiUpstream, &clock, verge_wasi::random16()).await,
         Err(err) => verge_edge::boot_failure(err, &req, verge_wasi::random16()),
     };

@@ -22,6 +22,22 @@
 
 use verge_signing::{Credentials, Scope};
 
+/// Every variable [`OriginConfig::from_env`] reads.
+pub const VARIABLES: [&str; 12] = [
+    "VERGE_DDB_ENDPOINT",
+    "VERGE_DDB_REGION",
+    "VERGE_DDB_ACCESS_KEY_ID",
+    "VERGE_DDB_SECRET_ACCESS_KEY",
+    "VERGE_DDB_SESSION_TOKEN",
+    "VERGE_TABLE_NUMBERS",
+    "VERGE_TABLE_DAILY",
+    "VERGE_EDGE_ACCESS_KEY_ID",
+    "VERGE_EDGE_SECRET_ACCESS_KEY",
+    "VERGE_API_SERVICE",
+    "VERGE_API_REGION",
+    "VERGE_API_HOST",
+];
+
 #[derive(Debug, Clone)]
 pub struct Tables {
     pub numbers: String,

@@ -41,7 +41,11 @@ async fn handle(req: Request) -> impl IntoResponse {
     let (parts, body) = req.into_parts();
     let body = body.bytes().await.unwrap_or_default();
     let req = http::Request::from_parts(parts, body);
-    let (resp, log) = match ORIGIN.get_or_init(|| OriginConfig::from_env(&|k| std::env::var(k).ok()).map(Origin::new)) {
+    if ORIGIN.get().is_none() {
+        let values = verge_wasi::settings(verge_origin::config::VARIABLES).await;
+        let _ = ORIGIN.set(OriginConfig::from_env(&|k| values.get(k).cloned()).map(Origin::new));
+    }
+    let (resp, log) = match ORIGIN.get().expect("set above") {
         Ok(origin) => origin.handle(req, &Wasi).await,
         Err(e) => {
             let resp = ApiError::Internal(String::new()).into_response("");

@@ -139,6 +139,26 @@ pub struct Behaviour {
 const METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
 
 impl EdgeConfig {
+    /// Every environment variable and secret name the config refers to, for adapters that must
+    /// fetch settings before startup (Spin variables are read asynchronously).
+    pub fn references(&self) -> Vec<&str> {
+        let mut out = Vec::new();
+        for o in &self.origins {
+            let c = &o.credentials;
+            out.extend([c.access_key_id.name(), c.secret_access_key.name()]);
+            out.extend(c.session_token.as_ref().map(Reference::name));
+            match &o.kind {
+                OriginKind::S3 { endpoint: Some(Setting::Env { name, .. }), .. } | OriginKind::Http { url: Setting::Env { name, .. }, .. } => {
+                    out.push(name)
+                }
+                _ => {}
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
     /// Parses and validates a config file. `file` is only used in messages.
     ///
     /// # Errors

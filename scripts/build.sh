@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Builds the three .wasm artifacts (release):
+#   target/wasm32-wasip2/release/verge_edge_spin.wasm    edge, Spin component
+#   target/wasm32-wasip2/release/verge_origin_spin.wasm  origin, Spin component
+#   edge/workers/build/                                  edge, Workers bundle (index.js + wasm)
+# The edge builds embed edge/edge.toml (or $VERGE_EDGE_CONFIG) and fail if it is invalid.
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+cd "$VERGE_ROOT"
+cargo build --release --locked --target wasm32-wasip2 -p verge-edge-spin -p verge-origin-spin
+(cd edge/workers && worker-build --release)

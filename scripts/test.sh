@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The test command: installs what it needs, then
+#   1. native unit and in-memory pipeline tests (cargo test, whole workspace),
+#   2. builds the .wasm artifacts,
+#   3. black-box tests against them: the Spin builds of edge and origin under wasmtime and the
+#      Workers build on workerd (miniflare), with moto checking every SigV4 signature.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+start=$(date +%s)
+bash scripts/setup.sh
+source scripts/env.sh
+echo "== native tests"
+cargo test --locked --workspace --exclude verge-edge-workers --exclude verge-edge-spin --exclude verge-origin-spin --exclude verge-wasi
+echo "== config check"
+cargo run --locked -q -p verge-cli -- check edge/edge.toml
+echo "== build wasm"
+bash scripts/build.sh
+echo "== black-box tests"
+(cd tests && node --test --test-concurrency=1 blackbox/*.test.mjs)
+echo "== all tests passed in $(( $(date +%s) - start ))s"
