@@ -4,8 +4,14 @@
 #   target/wasm32-wasip2/release/verge_origin_spin.wasm  origin, Spin component
 #   edge/workers/build/                                  edge, Workers bundle (index.js + wasm)
 # The edge builds embed edge/edge.toml (or $VERGE_EDGE_CONFIG) and fail if it is invalid.
+# Usage: build.sh [all|spin|workers]   (default: all)
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$VERGE_ROOT"
-cargo build --release --locked --target wasm32-wasip2 -p verge-edge-spin -p verge-origin-spin
-(cd edge/workers && worker-build --release)
+what=${1:-all}
+if [ "$what" = all ] || [ "$what" = spin ]; then
+  cargo build --release --locked --target wasm32-wasip2 -p verge-edge-spin -p verge-origin-spin
+fi
+if [ "$what" = all ] || [ "$what" = workers ]; then
+  (cd edge/workers && worker-build --release)
+fi
