@@ -13,7 +13,7 @@ echo "== native tests"
 cargo test --locked --workspace --exclude verge-edge-workers --exclude verge-edge-spin --exclude verge-origin-spin --exclude verge-wasi
 echo "== config and infra checks"
 cargo run --locked -q -p verge-cli -- check edge/edge.toml
-python3 -m cfnlint infra/verge.yaml
+cfn-lint infra/verge.yaml
 echo "== build wasm"
 bash scripts/build.sh
 echo "== black-box tests"
