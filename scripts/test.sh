@@ -9,6 +9,11 @@ cd "$(dirname "$0")/.."
 start=$(date +%s)
 bash scripts/setup.sh
 source scripts/env.sh
+echo "== format and lints"
+cargo fmt --all --check
+cargo clippy --locked -q --workspace --exclude verge-edge-workers --exclude verge-edge-spin --exclude verge-origin-spin --exclude verge-wasi --all-targets -- -D warnings
+cargo clippy --locked -q --target wasm32-wasip2 -p verge-edge-spin -p verge-origin-spin -p verge-wasi -- -D warnings
+cargo clippy --locked -q --target wasm32-unknown-unknown -p verge-edge-workers -- -D warnings
 echo "== native tests"
 cargo test --locked --workspace --exclude verge-edge-workers --exclude verge-edge-spin --exclude verge-origin-spin --exclude verge-wasi
 echo "== config and infra checks"

@@ -39,8 +39,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_sigv4::http_request::{
-    sign as sigv4_sign, PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest,
-    SigningSettings, UriPathNormalizationMode,
+    sign as sigv4_sign, PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings, UriPathNormalizationMode,
 };
 use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
@@ -69,23 +68,14 @@ impl Credentials {
     }
 
     fn identity(&self) -> Identity {
-        aws_credential_types::Credentials::new(
-            &self.access_key_id,
-            &self.secret_access_key,
-            self.session_token.clone(),
-            None,
-            "verge",
-        )
-        .into()
+        aws_credential_types::Credentials::new(&self.access_key_id, &self.secret_access_key, self.session_token.clone(), None, "verge")
+            .into()
     }
 }
 
 impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Credentials")
-            .field("access_key_id", &self.access_key_id)
-            .field("secret_access_key", &"** redacted **")
-            .finish()
+        f.debug_struct("Credentials").field("access_key_id", &self.access_key_id).field("secret_access_key", &"** redacted **").finish()
     }
 }
 
@@ -159,13 +149,9 @@ pub fn sign<B: AsRef<[u8]>>(
     let body_hash = sha256_hex(req.body().as_ref());
     let headers = header_pairs(req.headers())?;
     let uri = req.uri().to_string();
-    let signable = SignableRequest::new(
-        req.method().as_str(),
-        uri,
-        headers.iter().map(|(k, v)| (*k, *v)),
-        SignableBody::Precomputed(body_hash),
-    )
-    .map_err(|e| SignError(e.to_string()))?;
+    let signable =
+        SignableRequest::new(req.method().as_str(), uri, headers.iter().map(|(k, v)| (*k, *v)), SignableBody::Precomputed(body_hash))
+            .map_err(|e| SignError(e.to_string()))?;
     let (instructions, _sig) = sigv4_sign(signable, &params).map_err(|e| SignError(e.to_string()))?.into_parts();
     instructions.apply_to_request_http1x(req);
     Ok(())
@@ -174,11 +160,7 @@ pub fn sign<B: AsRef<[u8]>>(
 fn header_pairs(headers: &HeaderMap) -> Result<Vec<(&str, &str)>, SignError> {
     headers
         .iter()
-        .map(|(k, v)| {
-            v.to_str()
-                .map(|v| (k.as_str(), v))
-                .map_err(|_| SignError(format!("header {k} is not visible ASCII")))
-        })
+        .map(|(k, v)| v.to_str().map(|v| (k.as_str(), v)).map_err(|_| SignError(format!("header {k} is not visible ASCII"))))
         .collect()
 }
 
@@ -221,9 +203,7 @@ struct AuthHeader<'a> {
 }
 
 fn parse_authorization(value: &str) -> Result<AuthHeader<'_>, VerifyError> {
-    let rest = value
-        .strip_prefix("AWS4-HMAC-SHA256 ")
-        .ok_or(VerifyError::Malformed("algorithm must be AWS4-HMAC-SHA256"))?;
+    let rest = value.strip_prefix("AWS4-HMAC-SHA256 ").ok_or(VerifyError::Malformed("algorithm must be AWS4-HMAC-SHA256"))?;
     let (mut credential, mut signed, mut signature) = (None, None, None);
     for part in rest.split(',') {
         let part = part.trim();
@@ -312,10 +292,7 @@ pub fn verify(
     }
     let creds = lookup(auth.key_id).ok_or(VerifyError::UnknownKey)?;
 
-    let amz_date = headers
-        .get("x-amz-date")
-        .and_then(|v| v.to_str().ok())
-        .ok_or(VerifyError::Malformed("no x-amz-date header"))?;
+    let amz_date = headers.get("x-amz-date").and_then(|v| v.to_str().ok()).ok_or(VerifyError::Malformed("no x-amz-date header"))?;
     let signed_at = parse_amz_date(amz_date).ok_or(VerifyError::Malformed("x-amz-date is not YYYYMMDDTHHMMSSZ"))?;
     if !amz_date.starts_with(auth.date) {
         return Err(VerifyError::Malformed("credential date differs from x-amz-date"));
@@ -383,13 +360,9 @@ fn expected_signature(
         .into();
     let headers = header_pairs(req.headers()).map_err(|_| VerifyError::Malformed("header value"))?;
     let uri = req.uri().to_string();
-    let signable = SignableRequest::new(
-        req.method().as_str(),
-        uri,
-        headers.iter().map(|(k, v)| (*k, *v)),
-        SignableBody::Precomputed(body_hash),
-    )
-    .map_err(|_| VerifyError::Malformed("request"))?;
+    let signable =
+        SignableRequest::new(req.method().as_str(), uri, headers.iter().map(|(k, v)| (*k, *v)), SignableBody::Precomputed(body_hash))
+            .map_err(|_| VerifyError::Malformed("request"))?;
     let out = sigv4_sign(signable, &params).map_err(|_| VerifyError::Mismatch)?;
     Ok(out.signature().to_string())
 }

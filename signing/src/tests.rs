@@ -41,7 +41,13 @@ fn check(req: &Request<Vec<u8>>, now: SystemTime) -> Result<Verified, VerifyErro
 
 #[test]
 fn a_signed_request_verifies() {
-    let req = signed("POST", "http://127.0.0.1:8081/api/numbers?x=1&a=2", b"{\"value\":3}", &[("x-verge-user", "u1"), ("content-type", "application/json")], at(1_800_000_000));
+    let req = signed(
+        "POST",
+        "http://127.0.0.1:8081/api/numbers?x=1&a=2",
+        b"{\"value\":3}",
+        &[("x-verge-user", "u1"), ("content-type", "application/json")],
+        at(1_800_000_000),
+    );
     assert_eq!(check(&req, at(1_800_000_100)).unwrap().access_key_id, KEY);
     assert_eq!(req.headers()[CONTENT_SHA256], sha256_hex(b"{\"value\":3}"));
 }

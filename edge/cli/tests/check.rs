@@ -2,7 +2,8 @@
 use std::process::Command;
 
 fn verge(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_verge")).args(args).current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../..")).output().unwrap();
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_verge")).args(args).current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../..")).output().unwrap();
     (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
@@ -17,7 +18,12 @@ fn the_shipped_config_is_valid() {
 fn every_error_of_every_file_is_printed_with_position_and_hint() {
     let (code, _, err) = verge(&["check", "edge/core/tests/ui/unknown_keys.toml", "edge/core/tests/ui/shadowed.toml"]);
     assert_eq!(code, 1);
-    assert!(err.contains("edge/core/tests/ui/unknown_keys.toml:13:1: error: unknown key `orign` in behaviour 1\n  hint: did you mean `origin`?"), "{err}");
+    assert!(
+        err.contains(
+            "edge/core/tests/ui/unknown_keys.toml:13:1: error: unknown key `orign` in behaviour 1\n  hint: did you mean `origin`?"
+        ),
+        "{err}"
+    );
     assert!(err.contains("4 errors in edge/core/tests/ui/unknown_keys.toml"), "{err}");
     assert!(err.contains("edge/core/tests/ui/shadowed.toml:12:8: error: behaviour 2"), "{err}");
 }

@@ -70,9 +70,7 @@ impl PathPattern {
                     Token::Star
                 }
                 '?' => Token::Any,
-                c if c.is_whitespace() || c.is_control() || matches!(c, '#' | '%' | '\\') => {
-                    return Err(PatternError::BadChar(c))
-                }
+                c if c.is_whitespace() || c.is_control() || matches!(c, '#' | '%' | '\\') => return Err(PatternError::BadChar(c)),
                 c => Token::Lit(c),
             });
         }

@@ -100,7 +100,9 @@ impl Bucket<'_> {
         sign(&mut req, &self.origin.credentials, &self.origin.scope, Profile::S3, now).map_err(|_| EdgeError::Misconfigured)?;
         let resp = up.send(req).await.map_err(crate::forward::upstream_error)?;
         let status = resp.status();
-        if status.is_success() || status == StatusCode::NOT_MODIFIED || status == StatusCode::RANGE_NOT_SATISFIABLE
+        if status.is_success()
+            || status == StatusCode::NOT_MODIFIED
+            || status == StatusCode::RANGE_NOT_SATISFIABLE
             || status == StatusCode::PRECONDITION_FAILED
         {
             return Ok(Fetched::Found(strip(resp)));

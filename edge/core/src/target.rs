@@ -39,8 +39,14 @@ impl BaseUrl {
 pub enum Target {
     /// `path_style`: `{base}/{bucket}/{key}` (local servers); otherwise `{base}/{key}` with the
     /// bucket in the host name.
-    S3 { base: BaseUrl, bucket: String, path_style: bool },
-    Http { base: BaseUrl },
+    S3 {
+        base: BaseUrl,
+        bucket: String,
+        path_style: bool,
+    },
+    Http {
+        base: BaseUrl,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -84,7 +90,9 @@ pub(crate) fn resolve(cfg: &EdgeConfig, lookup: Lookup<'_>) -> Result<Vec<Resolv
                     Setting::Literal(v) => (v.clone(), "(literal)".to_owned()),
                     Setting::Env { name, default } => match lookup(&Reference::Env(name.clone())).or_else(|| default.clone()) {
                         Some(v) => (v, name.clone()),
-                        None => return Err(StartupError::Missing { origin: o.name.clone(), kind: "environment variable", name: name.clone() }),
+                        None => {
+                            return Err(StartupError::Missing { origin: o.name.clone(), kind: "environment variable", name: name.clone() })
+                        }
                     },
                 };
                 BaseUrl::parse(&value)

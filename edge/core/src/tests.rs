@@ -51,7 +51,12 @@ impl Upstream for FakeOrigin {
         }
         let path = req.uri().path().to_owned();
         let resp = |status: u16, body: &str, ct: &str| {
-            Response::builder().status(status).header("content-type", ct).header("x-amz-request-id", "abc").body(Bytes::from(body.to_owned())).unwrap()
+            Response::builder()
+                .status(status)
+                .header("content-type", ct)
+                .header("x-amz-request-id", "abc")
+                .body(Bytes::from(body.to_owned()))
+                .unwrap()
         };
         Ok(match path.as_str() {
             "/site/index.html" => resp(200, "<html>app</html>", "text/html"),
@@ -157,7 +162,17 @@ fn api_calls_are_forwarded_signed_with_only_allowed_headers() {
     // And the origin's verifier accepts exactly this request.
     let creds = verge_signing::Credentials::new("AKIDTEST", "secret", None);
     let scope = verge_signing::Scope { region: "us-east-1".into(), service: "execute-api".into() };
-    verge_signing::verify(fwd.method(), "origin.test", "/prefix/api/numbers?x=1", fwd.headers(), fwd.body(), &|_| Some(creds.clone()), &scope, clock()).unwrap();
+    verge_signing::verify(
+        fwd.method(),
+        "origin.test",
+        "/prefix/api/numbers?x=1",
+        fwd.headers(),
+        fwd.body(),
+        &|_| Some(creds.clone()),
+        &scope,
+        clock(),
+    )
+    .unwrap();
 }
 
 #[test]

@@ -13,8 +13,7 @@ use futures_util::future::{select, Either};
 use verge_edge::config::Reference;
 use verge_edge::{BootError, Edge, OriginTimeout, Upstream, UpstreamError};
 use worker::{
-    console_log, event, AbortController, Context, Delay, Env, Fetch, Headers, Method, Request, RequestInit, RequestRedirect,
-    Response,
+    console_log, event, AbortController, Context, Delay, Env, Fetch, Headers, Method, Request, RequestInit, RequestRedirect, Response,
 };
 
 const CONFIG: &str = include_str!(env!("VERGE_EDGE_CONFIG_PATH"));

@@ -140,7 +140,10 @@ impl Origin {
             Ok(_) => (StatusCode::OK, "ok"),
             Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "unreachable"),
         };
-        numbers::json_response(status, &serde_json::json!({ "status": if status == StatusCode::OK { "ok" } else { "degraded" }, "storage": storage }))
+        numbers::json_response(
+            status,
+            &serde_json::json!({ "status": if status == StatusCode::OK { "ok" } else { "degraded" }, "storage": storage }),
+        )
     }
 }
 

@@ -148,9 +148,8 @@ impl EdgeConfig {
             out.extend([c.access_key_id.name(), c.secret_access_key.name()]);
             out.extend(c.session_token.as_ref().map(Reference::name));
             match &o.kind {
-                OriginKind::S3 { endpoint: Some(Setting::Env { name, .. }), .. } | OriginKind::Http { url: Setting::Env { name, .. }, .. } => {
-                    out.push(name)
-                }
+                OriginKind::S3 { endpoint: Some(Setting::Env { name, .. }), .. }
+                | OriginKind::Http { url: Setting::Env { name, .. }, .. } => out.push(name),
                 _ => {}
             }
         }
@@ -190,10 +189,7 @@ fn parse_document(ck: &mut Checker<'_>) -> Option<EdgeConfig> {
     let behaviours = match top.take("behaviours") {
         Some(n) => origins.as_ref().and_then(|o| parse_behaviours(ck, n, o)),
         None => {
-            ck.error_at_start(
-                "no behaviours are defined",
-                "add [[behaviours]] tables; the last one must have path = \"*\"",
-            );
+            ck.error_at_start("no behaviours are defined", "add [[behaviours]] tables; the last one must have path = \"*\"");
             None
         }
     };
@@ -204,10 +200,7 @@ fn parse_limits(ck: &mut Checker<'_>, node: Node<'_, '_>) -> Option<Limits> {
     let table = ck.table(node, "[edge]")?;
     let mut f = Fields::new(ck, table, "[edge]", &["max_url_bytes", "max_body_bytes"]);
     let url = f.take("max_url_bytes").and_then(|n| ck.int_in(n, 256, 65_536)).unwrap_or(DEFAULT_MAX_URL_BYTES as i64);
-    let body = f
-        .take("max_body_bytes")
-        .and_then(|n| ck.int_in(n, 0, 100 * 1024 * 1024))
-        .unwrap_or(DEFAULT_MAX_BODY_BYTES as i64);
+    let body = f.take("max_body_bytes").and_then(|n| ck.int_in(n, 0, 100 * 1024 * 1024)).unwrap_or(DEFAULT_MAX_BODY_BYTES as i64);
     Some(Limits { max_url_bytes: url as usize, max_body_bytes: body as usize })
 }
 
@@ -217,11 +210,7 @@ fn parse_origins(ck: &mut Checker<'_>, node: Node<'_, '_>) -> Option<Vec<Origin>
     let mut ok = true;
     for (name, value) in walk::entries(table) {
         if !walk::is_identifier(name.value) {
-            ck.error(
-                name.span,
-                format!("origin name {:?} is not a valid name", name.value),
-                "use letters, digits, '-' and '_' only",
-            );
+            ck.error(name.span, format!("origin name {:?} is not a valid name", name.value), "use letters, digits, '-' and '_' only");
             ok = false;
             continue;
         }
@@ -240,20 +229,13 @@ fn parse_origins(ck: &mut Checker<'_>, node: Node<'_, '_>) -> Option<Vec<Origin>
 fn parse_origin(ck: &mut Checker<'_>, name: &str, node: Node<'_, '_>) -> Option<Origin> {
     let what = format!("[origins.{name}]");
     let table = ck.table(node, &what)?;
-    let mut f = Fields::new(
-        ck,
-        table,
-        &what,
-        &["type", "bucket", "region", "endpoint", "url", "service", "credentials", "timeout_ms"],
-    );
+    let mut f = Fields::new(ck, table, &what, &["type", "bucket", "region", "endpoint", "url", "service", "credentials", "timeout_ms"]);
     let ty = f.require(ck, "type", "type = \"s3\" or type = \"http\"").and_then(|n| ck.string(n).map(|s| (s, n.span)));
     let credentials = f
         .require(ck, "credentials", "credentials = { access_key_id = { env = \"NAME\" }, secret_access_key = { secret = \"NAME\" } }")
         .and_then(|n| parse_credentials(ck, n, &what));
-    let timeout = f
-        .take("timeout_ms")
-        .and_then(|n| ck.int_in(n, 1, 300_000))
-        .map_or(DEFAULT_ORIGIN_TIMEOUT, |ms| Duration::from_millis(ms as u64));
+    let timeout =
+        f.take("timeout_ms").and_then(|n| ck.int_in(n, 1, 300_000)).map_or(DEFAULT_ORIGIN_TIMEOUT, |ms| Duration::from_millis(ms as u64));
 
     let kind = match ty {
         Some((t, _)) if t == "s3" => {
@@ -298,7 +280,11 @@ fn parse_credentials(ck: &mut Checker<'_>, node: Node<'_, '_>, origin: &str) -> 
 fn parse_behaviours(ck: &mut Checker<'_>, node: Node<'_, '_>, origins: &[Origin]) -> Option<Vec<Behaviour>> {
     let items = ck.array_of_tables(node, "behaviours")?;
     if items.len() > MAX_BEHAVIOURS {
-        ck.error(node.span, format!("{} behaviours; at most {MAX_BEHAVIOURS} are allowed", items.len()), "merge behaviours with wider patterns");
+        ck.error(
+            node.span,
+            format!("{} behaviours; at most {MAX_BEHAVIOURS} are allowed", items.len()),
+            "merge behaviours with wider patterns",
+        );
     }
     let mut out: Vec<(Behaviour, walk::Span)> = Vec::new();
     let mut ok = true;
@@ -313,7 +299,13 @@ fn parse_behaviours(ck: &mut Checker<'_>, node: Node<'_, '_>, origins: &[Origin]
         let pattern = path.and_then(|n| {
             let s = ck.string(n)?;
             PathPattern::parse(&s)
-                .map_err(|e| ck.error(n.span, format!("malformed path pattern {s:?}: {e}"), "patterns are paths with * (any characters) and ? (one character), e.g. \"/api/*\""))
+                .map_err(|e| {
+                    ck.error(
+                        n.span,
+                        format!("malformed path pattern {s:?}: {e}"),
+                        "patterns are paths with * (any characters) and ? (one character), e.g. \"/api/*\"",
+                    )
+                })
                 .ok()
                 .map(|p| (p, n.span))
         });
@@ -323,7 +315,11 @@ fn parse_behaviours(ck: &mut Checker<'_>, node: Node<'_, '_>, origins: &[Origin]
                 Some(idx) => Some(idx),
                 None => {
                     let known = origins.iter().map(|o| o.name.as_str()).collect::<Vec<_>>().join(", ");
-                    ck.error(n.span, format!("{what} uses origin {s:?}, which is not defined"), format!("define [origins.{s}] or use one of: {known}"));
+                    ck.error(
+                        n.span,
+                        format!("{what} uses origin {s:?}, which is not defined"),
+                        format!("define [origins.{s}] or use one of: {known}"),
+                    );
                     None
                 }
             }
@@ -336,14 +332,18 @@ fn parse_behaviours(ck: &mut Checker<'_>, node: Node<'_, '_>, origins: &[Origin]
             Some(n) => ck.boolean(n),
             None => Some(false),
         };
-            let (Some((pattern, span)), Some(origin), Some(methods), Some(spa_fallback)) = (pattern, origin, methods, spa) else {
+        let (Some((pattern, span)), Some(origin), Some(methods), Some(spa_fallback)) = (pattern, origin, methods, spa) else {
             ok = false;
             continue;
         };
         // Meaning checks that need the origin.
         if let OriginKind::S3 { .. } = origins[origin].kind {
             if let Some(m) = methods.0.iter().find(|m| !matches!(**m, Method::GET | Method::HEAD | Method::OPTIONS)) {
-                ck.error(span, format!("{what} sends {m} to S3 origin {:?}, which only serves GET and HEAD", origins[origin].name), "use methods = [\"GET\", \"HEAD\"] for S3 origins");
+                ck.error(
+                    span,
+                    format!("{what} sends {m} to S3 origin {:?}, which only serves GET and HEAD", origins[origin].name),
+                    "use methods = [\"GET\", \"HEAD\"] for S3 origins",
+                );
                 ok = false;
             }
         } else if spa_fallback {
@@ -353,7 +353,12 @@ fn parse_behaviours(ck: &mut Checker<'_>, node: Node<'_, '_>, origins: &[Origin]
         if let Some((earlier, idx)) = out.iter().enumerate().find_map(|(j, (b, _))| b.pattern.covers(&pattern).then_some((b, j))) {
             ck.error(
                 span,
-                format!("{what} (path {:?}) can never match: behaviour {} (path {:?}) before it matches every such path", pattern.as_str(), idx + 1, earlier.pattern.as_str()),
+                format!(
+                    "{what} (path {:?}) can never match: behaviour {} (path {:?}) before it matches every such path",
+                    pattern.as_str(),
+                    idx + 1,
+                    earlier.pattern.as_str()
+                ),
                 "move the more specific behaviour above the general one, or remove it",
             );
             ok = false;
@@ -363,7 +368,11 @@ fn parse_behaviours(ck: &mut Checker<'_>, node: Node<'_, '_>, origins: &[Origin]
     match out.last() {
         Some((b, _)) if b.pattern.is_catch_all() => {}
         Some((_, span)) => {
-            ck.error(*span, "the last behaviour must be the default, with path = \"*\"", "add a final [[behaviours]] with path = \"*\" (CloudFront's default behaviour)");
+            ck.error(
+                *span,
+                "the last behaviour must be the default, with path = \"*\"",
+                "add a final [[behaviours]] with path = \"*\" (CloudFront's default behaviour)",
+            );
             ok = false;
         }
         None if ok => {

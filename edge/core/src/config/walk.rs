@@ -100,7 +100,12 @@ impl<'i> Checker<'i> {
         for e in &errs {
             let span = e.span().unwrap_or(0..0);
             let msg = e.message().trim().to_owned();
-            self.errors.push(Diagnostic::at(self.src, span, format!("TOML syntax: {msg}"), Some("see https://toml.io for the syntax".into())));
+            self.errors.push(Diagnostic::at(
+                self.src,
+                span,
+                format!("TOML syntax: {msg}"),
+                Some("see https://toml.io for the syntax".into()),
+            ));
         }
         errs.is_empty().then_some(root)
     }
@@ -241,7 +246,11 @@ impl<'i> Checker<'i> {
                 match kind {
                     SettingKind::Url => {
                         if let Err(why) = check_base_url(&s) {
-                            self.error(n.span, format!("{s:?} is not a usable base URL: {why}"), "write it as http://host:port or https://host/prefix");
+                            self.error(
+                                n.span,
+                                format!("{s:?} is not a usable base URL: {why}"),
+                                "write it as http://host:port or https://host/prefix",
+                            );
                             return None;
                         }
                     }
@@ -255,7 +264,11 @@ impl<'i> Checker<'i> {
                     Some(d) => {
                         let s = self.string(d)?;
                         if let Err(why) = check_base_url(&s) {
-                            self.error(d.span, format!("{s:?} is not a usable base URL: {why}"), "write it as http://host:port or https://host/prefix");
+                            self.error(
+                                d.span,
+                                format!("{s:?} is not a usable base URL: {why}"),
+                                "write it as http://host:port or https://host/prefix",
+                            );
                             return None;
                         }
                         Some(s)
@@ -292,7 +305,11 @@ impl<'i> Checker<'i> {
                     (Some(e), None) => self.env_name(e).map(Reference::Env),
                     (None, Some(s)) => self.env_name(s).map(Reference::Secret),
                     _ => {
-                        self.error(n.span, "a credential reference needs exactly one of env or secret", "write { env = \"NAME\" } or { secret = \"NAME\" }");
+                        self.error(
+                            n.span,
+                            "a credential reference needs exactly one of env or secret",
+                            "write { env = \"NAME\" } or { secret = \"NAME\" }",
+                        );
                         None
                     }
                 }
@@ -307,7 +324,12 @@ impl<'i> Checker<'i> {
     fn env_name(&mut self, n: Node<'_, '_>) -> Option<String> {
         self.checked_string(
             n,
-            |s| !s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') && !s.as_bytes()[0].is_ascii_digit(),
+            |s| {
+                !s.is_empty()
+                    && s.len() <= 128
+                    && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                    && !s.as_bytes()[0].is_ascii_digit()
+            },
             "variable name",
             "names are letters, digits and '_', not starting with a digit",
         )
@@ -379,7 +401,6 @@ impl<'a, 'i> Fields<'a, 'i> {
             }
         }
     }
-
 }
 
 /// The allowed key nearest to a misspelt one (edit distance at most 2).
