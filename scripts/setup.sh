@@ -18,6 +18,10 @@ for t in wasm32-unknown-unknown wasm32-wasip2; do
   rustup target list --installed | grep -qx "$t" || { log "rustup target add $t"; rustup target add "$t"; }
 done
 
+for c in clippy rustfmt; do
+  rustup component list --installed | grep -q "^$c" || { log "rustup component add $c"; rustup component add "$c"; }
+done
+
 # 2. Python: moto (DynamoDB + S3 with signature checks), a prebuilt wasmtime CLI, cfn-lint.
 py_has() { local v; v=$(python3 -m pip show "$1" 2>/dev/null || true); [[ $v == *$'\n'"Version: $2"$'\n'* ]]; }
 need_pip=()

@@ -242,3 +242,59 @@ fn missing_references_are_named_at_startup() {
     assert!(h.log.error.unwrap().contains("S3_ENDPOINT"));
     let _ = Method::GET;
 }
+
+/// xorshift64*: a deterministic stream of pseudo-random numbers, so failures reproduce.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[(self.next() % items.len() as u64) as usize]
+    }
+}
+
+#[test]
+fn no_config_edit_makes_parsing_panic() {
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let pieces = ["\"", "[", "]", "{", "}", "=", "*", "?", "\n", "#", "%2f", "..", "é", "\\", "[[behaviours]]", "0x", "-1", "\u{0}"];
+    for _ in 0..3000 {
+        let mut src = CONFIG.to_owned();
+        for _ in 0..(rng.next() % 4 + 1) {
+            let mut at = (rng.next() as usize) % (src.len() + 1);
+            while !src.is_char_boundary(at) {
+                at -= 1;
+            }
+            if rng.next() % 2 == 0 {
+                src.insert_str(at, rng.pick(&pieces));
+            } else {
+                let mut end = (at + (rng.next() % 8) as usize).min(src.len());
+                while !src.is_char_boundary(end) {
+                    end -= 1;
+                }
+                src.replace_range(at..end, "");
+            }
+        }
+        let _ = EdgeConfig::parse("fuzz.toml", &src).map_err(|e| e.to_string());
+    }
+}
+
+#[test]
+fn no_request_path_makes_the_pipeline_panic() {
+    let (e, o) = (edge(), FakeOrigin::default());
+    let mut rng = Rng(42);
+    let pieces = ["/", "a", ".", "..", "%", "%2", "%2e", "%2F", "%5c", "%25", "%c0", "%ae", "%00", "%ff", "é", "?", "*", "api"];
+    for _ in 0..3000 {
+        let mut path = String::from("/");
+        for _ in 0..(rng.next() % 12) {
+            path.push_str(rng.pick(&pieces));
+        }
+        let Ok(req) = Request::get(path.as_str()).body(Bytes::new()) else { continue };
+        let h = run(&e, &o, req);
+        assert!(h.response.status().as_u16() < 500 || h.response.status() == 502, "{path}: {}", h.response.status());
+    }
+}
