@@ -31,6 +31,10 @@ pub enum DynamoError {
     Client { kind: String, message: String },
     #[error("the condition was not met")]
     ConditionFailed,
+    /// A transaction was cancelled; one reason per item, in request order (`{"Code": ...}`, with
+    /// `"Item"` when `ReturnValuesOnConditionCheckFailure` asked for it).
+    #[error("the transaction was cancelled")]
+    TransactionCanceled(Vec<Value>),
     #[error("unexpected response: {0}")]
     Decode(String),
 }
@@ -78,6 +82,14 @@ impl Dynamo {
             return serde_json::from_slice(body).map_err(|e| DynamoError::Decode(e.to_string()));
         }
         let (kind, message) = error_kind(body);
+        if kind == "TransactionCanceledException" {
+            let reasons = serde_json::from_slice::<Value>(body).ok().and_then(|v| v["CancellationReasons"].as_array().cloned()).unwrap_or_default();
+            // A conflict with a concurrent transaction is transient: retry like throttling.
+            if reasons.iter().any(|r| r["Code"] == "TransactionConflict") {
+                return Err(DynamoError::Client { kind: "TransactionConflict".into(), message });
+            }
+            return Err(DynamoError::TransactionCanceled(reasons));
+        }
         if status.is_server_error() {
             return Err(DynamoError::Server { status: status.as_u16(), kind });
         }
@@ -89,7 +101,7 @@ impl Dynamo {
 }
 
 fn is_throttle(kind: &str) -> bool {
-    matches!(kind, "ProvisionedThroughputExceededException" | "ThrottlingException" | "RequestLimitExceeded")
+    matches!(kind, "ProvisionedThroughputExceededException" | "ThrottlingException" | "RequestLimitExceeded" | "TransactionConflict")
 }
 
 fn retryable(e: &DynamoError) -> bool {

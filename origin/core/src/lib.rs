@@ -109,7 +109,10 @@ impl Origin {
         let user = caller(&req)?;
         let method = req.method().clone();
         match (path.as_str(), method) {
-            ("/api/numbers", Method::POST) => numbers::post_number(self, p, &user, req.body()).await,
+            ("/api/numbers", Method::POST) => {
+                let idem = numbers::idempotency_key(req.headers())?;
+                numbers::post_number(self, p, &user, idem.as_deref(), req.body()).await
+            }
             ("/api/numbers", m) => Err(ApiError::MethodNotAllowed { method: m.to_string(), allow: "POST" }),
             ("/api/stats/daily", Method::GET | Method::HEAD) => numbers::daily_stats(self, p, &user, req.uri().query()).await,
             ("/api/stats/daily", m) => Err(ApiError::MethodNotAllowed { method: m.to_string(), allow: "GET, HEAD" }),

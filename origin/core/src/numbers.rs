@@ -58,32 +58,88 @@ fn decimal(x: f64) -> String {
     }
 }
 
-pub(crate) async fn post_number<P: Platform>(o: &Origin, p: &P, user: &str, body: &[u8]) -> Result<Response<Bytes>, ApiError> {
+/// How long an `Idempotency-Key` is remembered (DynamoDB TTL removes the record afterwards).
+pub const IDEMPOTENCY_TTL_SECS: u64 = 24 * 3600;
+
+/// An `Idempotency-Key` header: 1-255 visible ASCII characters.
+pub fn idempotency_key(headers: &http::HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(v) = headers.get("idempotency-key") else { return Ok(None) };
+    match v.to_str() {
+        Ok(k) if (1..=255).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()) => Ok(Some(k.to_owned())),
+        _ => Err(ApiError::invalid("Idempotency-Key", "the Idempotency-Key header must be 1-255 visible ASCII characters")),
+    }
+}
+
+pub(crate) async fn post_number<P: Platform>(
+    o: &Origin,
+    p: &P,
+    user: &str,
+    idem: Option<&str>,
+    body: &[u8],
+) -> Result<Response<Bytes>, ApiError> {
     let value = parse_number_body(body)?;
     let now = p.now();
     let day = Day::of(now).to_string();
-    let ms = now.duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_millis();
+    let secs = now.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     let id = hex_id(p.random());
     let at = rfc3339(now);
+    let value_json: Value = serde_json::from_str(&value).unwrap_or(Value::Null);
+    let result = json!({ "id": id, "value": value_json, "at": at, "day": day });
     let t = &o.config.tables;
-    let key = json!({ "pk": s(user), "sk": s(&day) });
-    let write = json!({ "TransactItems": [
-        { "Put": {
+    let mut items = vec![
+        json!({ "Put": {
             "TableName": t.numbers,
-            "Item": { "pk": s(&format!("USER#{user}")), "sk": s(&format!("{ms:013}#{id}")), "value": n(&value), "at": s(&at) },
+            "Item": { "pk": s(&format!("USER#{user}")), "sk": s(&format!("{:013}#{id}", secs.as_millis())), "value": n(&value), "at": s(&at) },
             "ConditionExpression": "attribute_not_exists(pk)"
-        }},
-        { "Update": {
+        }}),
+        json!({ "Update": {
             "TableName": t.daily,
-            "Key": key,
+            "Key": { "pk": s(user), "sk": s(&day) },
             // min and max are set here only for the day's first number, so a day with a count
             // always has both; the conditional updates below move them outward.
             "UpdateExpression": "ADD #c :one, #s :v SET #mn = if_not_exists(#mn, :v), #mx = if_not_exists(#mx, :v)",
             "ExpressionAttributeNames": { "#c": "count", "#s": "sum", "#mn": "min", "#mx": "max" },
             "ExpressionAttributeValues": { ":one": n(1), ":v": n(&value) }
-        }}
-    ]});
-    o.dynamo.call(p, "TransactWriteItems", &write).await?;
+        }}),
+    ];
+    let body_hash = verge_signing::sha256_hex(body);
+    if let Some(key) = idem {
+        // The record that makes retries safe: written in the same transaction as the number,
+        // so either both exist or neither does.
+        items.push(json!({ "Put": {
+            "TableName": t.numbers,
+            "Item": {
+                "pk": s(&format!("IDEM#{user}")), "sk": s(key),
+                "request": s(&body_hash), "response": s(&result.to_string()),
+                "expires_at": n(secs.as_secs() + IDEMPOTENCY_TTL_SECS)
+            },
+            "ConditionExpression": "attribute_not_exists(pk)",
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD"
+        }}));
+    }
+    // DynamoDB makes a transaction with the same token idempotent for 10 minutes, so the
+    // client's own retries after a lost response cannot apply it twice.
+    let token = idem.map_or_else(|| id.clone(), |k| verge_signing::sha256_hex(format!("{user}\n{k}").as_bytes())[..36].to_owned());
+    let write = json!({ "TransactItems": items, "ClientRequestToken": token });
+    let (status, result) = match o.dynamo.call(p, "TransactWriteItems", &write).await {
+        Ok(_) => (StatusCode::CREATED, result),
+        Err(DynamoError::TransactionCanceled(reasons)) if idem.is_some() && reasons.get(2).is_some_and(|r| r["Code"] == "ConditionalCheckFailed") => {
+            let stored = match reasons[2].get("Item") {
+                Some(item) if !item.is_null() => item.clone(),
+                _ => stored_idempotency(o, p, user, idem.unwrap_or_default()).await?,
+            };
+            if stored["request"]["S"].as_str() != Some(body_hash.as_str()) {
+                return Err(ApiError::Unprocessable("this Idempotency-Key was used with a different body".into()));
+            }
+            let previous: Value = stored["response"]["S"].as_str().and_then(|r| serde_json::from_str(r).ok()).ok_or_else(|| ApiError::Internal("idempotency record without a response".into()))?;
+            (StatusCode::OK, previous)
+        }
+        Err(e) => return Err(e.into()),
+    };
+    // Re-applied on a replay too: they are idempotent, and finish what a failed first attempt
+    // may have left undone.
+    let value = result["value"].to_string();
+    let key = json!({ "pk": s(user), "sk": s(result["day"].as_str().unwrap_or(&day)) });
     for (attr, cmp) in [("min", ">"), ("max", "<")] {
         let update = json!({
             "TableName": t.daily,
@@ -98,8 +154,17 @@ pub(crate) async fn post_number<P: Platform>(o: &Origin, p: &P, user: &str, body
             Err(e) => return Err(e.into()),
         }
     }
-    let value_json: Value = serde_json::from_str(&value).unwrap_or(Value::Null);
-    Ok(json_response(StatusCode::CREATED, &json!({ "id": id, "value": value_json, "at": at, "day": day })))
+    let mut resp = json_response(status, &result);
+    if status == StatusCode::OK {
+        resp.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    Ok(resp)
+}
+
+async fn stored_idempotency<P: Platform>(o: &Origin, p: &P, user: &str, key: &str) -> Result<Value, ApiError> {
+    let get = json!({ "TableName": o.config.tables.numbers, "Key": { "pk": s(&format!("IDEM#{user}")), "sk": s(key) }, "ConsistentRead": true });
+    let out = o.dynamo.call(p, "GetItem", &get).await?;
+    out.get("Item").cloned().ok_or_else(|| ApiError::Internal("idempotency record vanished".into()))
 }
 
 /// `from` and `to` from the query string, validated.

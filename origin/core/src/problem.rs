@@ -19,6 +19,14 @@ pub enum ApiError {
     Forbidden(String),
     #[error("no route for this path")]
     NotFound,
+    #[error("{0}")]
+    NotFoundItem(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Unprocessable(String),
+    #[error("{0}")]
+    Denied(String),
     #[error("{method} is not allowed here")]
     MethodNotAllowed { method: String, allow: &'static str },
     /// The cause is logged, never sent.
@@ -50,7 +58,10 @@ impl ApiError {
             ApiError::Invalid { .. } | ApiError::MalformedJson(_) => StatusCode::BAD_REQUEST,
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
-            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::NotFound | ApiError::NotFoundItem(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Denied(_) => StatusCode::FORBIDDEN,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Unavailable(_) | ApiError::Throttled => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -63,7 +74,10 @@ impl ApiError {
             ApiError::MalformedJson(_) => "malformed-json",
             ApiError::TooLarge { .. } => "body-too-large",
             ApiError::Forbidden(_) => "signature-refused",
-            ApiError::NotFound => "not-found",
+            ApiError::NotFound | ApiError::NotFoundItem(_) => "not-found",
+            ApiError::Conflict(_) => "conflict",
+            ApiError::Unprocessable(_) => "unprocessable",
+            ApiError::Denied(_) => "forbidden",
             ApiError::MethodNotAllowed { .. } => "method-not-allowed",
             ApiError::Unavailable(_) => "storage-unavailable",
             ApiError::Throttled => "storage-throttled",
@@ -105,7 +119,9 @@ impl From<DynamoError> for ApiError {
         match e {
             DynamoError::Throttled => ApiError::Throttled,
             DynamoError::Transport(_) | DynamoError::Server { .. } => ApiError::Unavailable(e.to_string()),
-            DynamoError::ConditionFailed | DynamoError::Client { .. } | DynamoError::Decode(_) => ApiError::Internal(e.to_string()),
+            DynamoError::ConditionFailed | DynamoError::TransactionCanceled(_) | DynamoError::Client { .. } | DynamoError::Decode(_) => {
+                ApiError::Internal(e.to_string())
+            }
         }
     }
 }
