@@ -83,7 +83,8 @@ impl Dynamo {
         }
         let (kind, message) = error_kind(body);
         if kind == "TransactionCanceledException" {
-            let reasons = serde_json::from_slice::<Value>(body).ok().and_then(|v| v["CancellationReasons"].as_array().cloned()).unwrap_or_default();
+            let reasons =
+                serde_json::from_slice::<Value>(body).ok().and_then(|v| v["CancellationReasons"].as_array().cloned()).unwrap_or_default();
             // A conflict with a concurrent transaction is transient: retry like throttling.
             if reasons.iter().any(|r| r["Code"] == "TransactionConflict") {
                 return Err(DynamoError::Client { kind: "TransactionConflict".into(), message });

@@ -123,7 +123,9 @@ pub(crate) async fn post_number<P: Platform>(
     let write = json!({ "TransactItems": items, "ClientRequestToken": token });
     let (status, result) = match o.dynamo.call(p, "TransactWriteItems", &write).await {
         Ok(_) => (StatusCode::CREATED, result),
-        Err(DynamoError::TransactionCanceled(reasons)) if idem.is_some() && reasons.get(2).is_some_and(|r| r["Code"] == "ConditionalCheckFailed") => {
+        Err(DynamoError::TransactionCanceled(reasons))
+            if idem.is_some() && reasons.get(2).is_some_and(|r| r["Code"] == "ConditionalCheckFailed") =>
+        {
             let stored = match reasons[2].get("Item") {
                 Some(item) if !item.is_null() => item.clone(),
                 _ => stored_idempotency(o, p, user, idem.unwrap_or_default()).await?,
@@ -131,7 +133,10 @@ pub(crate) async fn post_number<P: Platform>(
             if stored["request"]["S"].as_str() != Some(body_hash.as_str()) {
                 return Err(ApiError::Unprocessable("this Idempotency-Key was used with a different body".into()));
             }
-            let previous: Value = stored["response"]["S"].as_str().and_then(|r| serde_json::from_str(r).ok()).ok_or_else(|| ApiError::Internal("idempotency record without a response".into()))?;
+            let previous: Value = stored["response"]["S"]
+                .as_str()
+                .and_then(|r| serde_json::from_str(r).ok())
+                .ok_or_else(|| ApiError::Internal("idempotency record without a response".into()))?;
             (StatusCode::OK, previous)
         }
         Err(e) => return Err(e.into()),
@@ -162,7 +167,8 @@ pub(crate) async fn post_number<P: Platform>(
 }
 
 async fn stored_idempotency<P: Platform>(o: &Origin, p: &P, user: &str, key: &str) -> Result<Value, ApiError> {
-    let get = json!({ "TableName": o.config.tables.numbers, "Key": { "pk": s(&format!("IDEM#{user}")), "sk": s(key) }, "ConsistentRead": true });
+    let get =
+        json!({ "TableName": o.config.tables.numbers, "Key": { "pk": s(&format!("IDEM#{user}")), "sk": s(key) }, "ConsistentRead": true });
     let out = o.dynamo.call(p, "GetItem", &get).await?;
     out.get("Item").cloned().ok_or_else(|| ApiError::Internal("idempotency record vanished".into()))
 }
