@@ -269,7 +269,7 @@ fn no_config_edit_makes_parsing_panic() {
             while !src.is_char_boundary(at) {
                 at -= 1;
             }
-            if rng.next() % 2 == 0 {
+            if rng.next().is_multiple_of(2) {
                 src.insert_str(at, rng.pick(&pieces));
             } else {
                 let mut end = (at + (rng.next() % 8) as usize).min(src.len());
