@@ -36,7 +36,10 @@ ROOT = Path(__file__).resolve().parent.parent
 WASM = ROOT / "target" / "wasm32-wasip2" / "release"
 REGION = "us-east-1"
 BUCKET = "verge-web"
-TABLES = {"numbers": "verge-numbers", "daily": "verge-daily-stats"}
+TABLES = {"numbers": "verge-numbers", "daily": "verge-daily-stats", "orders": "verge-orders",
+          "order_errors": "verge-order-errors", "api_keys": "verge-api-keys"}
+# Tables whose items expire (DynamoDB TTL on `expires_at`; moto records the setting, never expires).
+TTL_TABLES = ("numbers", "order_errors")
 
 
 def log(msg):
@@ -121,13 +124,25 @@ class Stack:
             self.keys[user] = (k["AccessKeyId"], k["SecretAccessKey"])
 
         ddb = self._client("dynamodb")
-        for table in TABLES.values():
-            ddb.create_table(
+        for name, table in TABLES.items():
+            spec = dict(
                 TableName=table,
                 KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
                 AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}],
                 BillingMode="PAY_PER_REQUEST",
             )
+            if name == "orders":
+                # Sequence numbers sort as numbers; the GSI reads a partner's orders by event time.
+                spec["AttributeDefinitions"] = [{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "N"},
+                                                {"AttributeName": "et", "AttributeType": "S"}]
+                spec["GlobalSecondaryIndexes"] = [{
+                    "IndexName": "by-event-time",
+                    "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "et", "KeyType": "RANGE"}],
+                    "Projection": {"ProjectionType": "ALL"},
+                }]
+            ddb.create_table(**spec)
+            if name in TTL_TABLES:
+                ddb.update_time_to_live(TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"})
         s3 = self._client("s3")
         s3.create_bucket(Bucket=BUCKET)
         s3.put_public_access_block(Bucket=BUCKET, PublicAccessBlockConfiguration={
@@ -159,6 +174,9 @@ class Stack:
             "VERGE_DDB_SECRET_ACCESS_KEY": ddb[1],
             "VERGE_TABLE_NUMBERS": TABLES["numbers"],
             "VERGE_TABLE_DAILY": TABLES["daily"],
+            "VERGE_TABLE_ORDERS": TABLES["orders"],
+            "VERGE_TABLE_ORDER_ERRORS": TABLES["order_errors"],
+            "VERGE_TABLE_API_KEYS": TABLES["api_keys"],
             "VERGE_EDGE_ACCESS_KEY_ID": self.edge_key[0],
             "VERGE_EDGE_SECRET_ACCESS_KEY": self.edge_key[1],
             "VERGE_API_HOST": f"127.0.0.1:{self.origin_port}",

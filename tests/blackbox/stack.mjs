@@ -95,6 +95,29 @@ export async function signForOrigin(stack, { method, url, headers = {}, body = '
   return signed.headers;
 }
 
+/** Sends a request straight to the origin, signed with the edge's key, as the edge would. */
+export async function originCall(stack, method, path, { body = '', headers = {} } = {}) {
+  const url = `${stack.origin}${path}`;
+  const signed = await signForOrigin(stack, { method, url, body, headers });
+  return raw(stack.origin, method, path, { headers: signed, body: body === '' ? undefined : body });
+}
+
+/** One DynamoDB JSON-protocol call to moto with the deployer's key, to look at stored items. */
+export async function dynamo(stack, op, payload) {
+  const [accessKeyId, secretAccessKey] = stack.keys['verge-deployer'];
+  const signer = new SignatureV4({ service: 'dynamodb', region: stack.region, credentials: { accessKeyId, secretAccessKey }, sha256: Sha256 });
+  const u = new URL(stack.moto);
+  const body = JSON.stringify(payload);
+  const signed = await signer.sign({
+    method: 'POST', protocol: u.protocol, hostname: u.hostname, port: Number(u.port), path: '/',
+    headers: { host: u.host, 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': `DynamoDB_20120810.${op}` },
+    body,
+  });
+  const r = await raw(stack.moto, 'POST', '/', { headers: signed.headers, body });
+  if (r.status !== 200) throw new Error(`${op}: ${r.status} ${r.text}`);
+  return r.json;
+}
+
 export async function sha256Hex(body) {
   const h = new Sha256();
   h.update(body);

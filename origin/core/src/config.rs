@@ -10,6 +10,10 @@
 //! | `VERGE_DDB_SESSION_TOKEN`         | none                                      |
 //! | `VERGE_TABLE_NUMBERS`             | `verge-numbers`                           |
 //! | `VERGE_TABLE_DAILY`               | `verge-daily-stats`                       |
+//! | `VERGE_TABLE_ORDERS`              | `verge-orders`                            |
+//! | `VERGE_TABLE_ORDER_ERRORS`        | `verge-order-errors`                      |
+//! | `VERGE_TABLE_API_KEYS`            | `verge-api-keys`                          |
+//! | `VERGE_CURSOR_KEY`                | derived from the edge secret              |
 //! | `VERGE_EDGE_ACCESS_KEY_ID`        | required: the key the edge signs with     |
 //! | `VERGE_EDGE_SECRET_ACCESS_KEY`    | required                                  |
 //! | `VERGE_API_SERVICE`               | `execute-api`                             |
@@ -23,7 +27,11 @@
 use verge_signing::{Credentials, Scope};
 
 /// Every variable [`OriginConfig::from_env`] reads.
-pub const VARIABLES: [&str; 12] = [
+pub const VARIABLES: [&str; 16] = [
+    "VERGE_TABLE_ORDERS",
+    "VERGE_TABLE_ORDER_ERRORS",
+    "VERGE_TABLE_API_KEYS",
+    "VERGE_CURSOR_KEY",
     "VERGE_DDB_ENDPOINT",
     "VERGE_DDB_REGION",
     "VERGE_DDB_ACCESS_KEY_ID",
@@ -42,6 +50,9 @@ pub const VARIABLES: [&str; 12] = [
 pub struct Tables {
     pub numbers: String,
     pub daily: String,
+    pub orders: String,
+    pub order_errors: String,
+    pub api_keys: String,
 }
 
 #[derive(Debug, Clone)]
@@ -53,6 +64,9 @@ pub struct OriginConfig {
     pub edge_credentials: Credentials,
     pub api_scope: Scope,
     pub api_host: Option<String>,
+    /// Key for pagination cursors' MACs (`VERGE_CURSOR_KEY`); when unset, derived from the
+    /// edge secret with HMAC so that one secret suffices.
+    pub cursor_key: crate::cursor::CursorKey,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -75,7 +89,19 @@ impl OriginConfig {
             Ok(u) if matches!(u.scheme_str(), Some("http" | "https")) && u.host().is_some() => {}
             _ => return Err(ConfigError::Invalid("VERGE_DDB_ENDPOINT", "must be an http(s) URL")),
         }
+        let edge_secret = required("VERGE_EDGE_SECRET_ACCESS_KEY")?;
+        let cursor_key = match get("VERGE_CURSOR_KEY") {
+            Some(k) if k.len() >= 32 => crate::cursor::CursorKey::new(k.as_bytes()),
+            Some(_) => return Err(ConfigError::Invalid("VERGE_CURSOR_KEY", "must be at least 32 characters")),
+            None => {
+                use hmac::Mac;
+                let mut m = hmac::Hmac::<sha2::Sha256>::new_from_slice(edge_secret.as_bytes()).expect("any key length");
+                m.update(b"verge cursor key v1");
+                crate::cursor::CursorKey::new(&m.finalize().into_bytes())
+            }
+        };
         Ok(OriginConfig {
+            cursor_key,
             dynamo_credentials: Credentials::new(
                 required("VERGE_DDB_ACCESS_KEY_ID")?,
                 required("VERGE_DDB_SECRET_ACCESS_KEY")?,
@@ -86,8 +112,11 @@ impl OriginConfig {
             tables: Tables {
                 numbers: get("VERGE_TABLE_NUMBERS").unwrap_or_else(|| "verge-numbers".into()),
                 daily: get("VERGE_TABLE_DAILY").unwrap_or_else(|| "verge-daily-stats".into()),
+                orders: get("VERGE_TABLE_ORDERS").unwrap_or_else(|| "verge-orders".into()),
+                order_errors: get("VERGE_TABLE_ORDER_ERRORS").unwrap_or_else(|| "verge-order-errors".into()),
+                api_keys: get("VERGE_TABLE_API_KEYS").unwrap_or_else(|| "verge-api-keys".into()),
             },
-            edge_credentials: Credentials::new(required("VERGE_EDGE_ACCESS_KEY_ID")?, required("VERGE_EDGE_SECRET_ACCESS_KEY")?, None),
+            edge_credentials: Credentials::new(required("VERGE_EDGE_ACCESS_KEY_ID")?, edge_secret, None),
             api_scope: Scope {
                 service: get("VERGE_API_SERVICE").unwrap_or_else(|| "execute-api".into()),
                 region: get("VERGE_API_REGION").unwrap_or_else(|| "us-east-1".into()),

@@ -89,3 +89,76 @@ mod tests {
         assert_eq!(Day::of(t).to_string(), "2026-11-22");
     }
 }
+
+/// Parses an RFC 3339 timestamp (`2026-11-21T10:00:00Z`, `...T10:00:00.123+02:00`) into
+/// milliseconds since the epoch. Fractions beyond milliseconds are truncated.
+pub fn parse_rfc3339_ms(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() < 20 || !matches!(b[10], b'T' | b't') || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let day = Day::parse(s.get(..10)?)?;
+    let num = |r: std::ops::Range<usize>| s.get(r).filter(|t| t.bytes().all(|c| c.is_ascii_digit()))?.parse::<i64>().ok();
+    let (h, m, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if h > 23 || m > 59 || sec > 59 {
+        return None;
+    }
+    let mut rest = &s[19..];
+    let mut ms = 0;
+    if let Some(frac) = rest.strip_prefix('.') {
+        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return None;
+        }
+        let f = &frac[..digits];
+        ms = format!("{:0<3}", &f[..digits.min(3)]).parse::<i64>().ok()?;
+        rest = &frac[digits..];
+    }
+    let offset_min = match rest {
+        "Z" | "z" => 0,
+        _ => {
+            let sign = match rest.as_bytes().first()? {
+                b'+' => 1,
+                b'-' => -1,
+                _ => return None,
+            };
+            let (oh, om) = (rest.get(1..3)?.parse::<i64>().ok()?, rest.get(4..6)?.parse::<i64>().ok()?);
+            if rest.len() != 6 || rest.as_bytes()[3] != b':' || oh > 23 || om > 59 {
+                return None;
+            }
+            sign * (oh * 60 + om)
+        }
+    };
+    Some((day.0 * 86_400 + h * 3600 + m * 60 + sec - offset_min * 60) * 1000 + ms)
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.mmmZ` for milliseconds since the epoch: fixed width, so it sorts as text.
+pub fn format_ms(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let day = Day(secs.div_euclid(86_400));
+    let s = secs.rem_euclid(86_400);
+    format!("{day}T{:02}:{:02}:{:02}.{:03}Z", s / 3600, s / 60 % 60, s % 60, ms.rem_euclid(1000))
+}
+
+#[cfg(test)]
+mod rfc3339_tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_normalise_to_utc() {
+        let z = parse_rfc3339_ms("2026-11-21T10:00:00Z").unwrap();
+        assert_eq!(parse_rfc3339_ms("2026-11-21T12:00:00+02:00"), Some(z));
+        assert_eq!(parse_rfc3339_ms("2026-11-21T10:00:00.5Z"), Some(z + 500));
+        assert_eq!(format_ms(z + 7), "2026-11-21T10:00:00.007Z");
+        for bad in [
+            "2026-11-21",
+            "2026-11-21T25:00:00Z",
+            "2026-11-21T10:00:00",
+            "2026-11-21T10:00:00+2:00",
+            "2026-02-30T00:00:00Z",
+            "2026-11-21T10:00:00.Z",
+        ] {
+            assert_eq!(parse_rfc3339_ms(bad), None, "{bad}");
+        }
+    }
+}

@@ -101,6 +101,35 @@ impl Dynamo {
     }
 }
 
+impl Dynamo {
+    /// Writes `items` to `table` with BatchWriteItem, 25 at a time, resubmitting
+    /// `UnprocessedItems` with backoff until all are written.
+    ///
+    /// # Errors
+    /// [`DynamoError::Throttled`] if items are still unprocessed after [`MAX_ATTEMPTS`] rounds;
+    /// the caller must not acknowledge them.
+    pub async fn batch_put<P: Platform>(&self, p: &P, table: &str, items: Vec<Value>) -> Result<(), DynamoError> {
+        for chunk in items.chunks(25) {
+            let mut pending: Vec<Value> = chunk.iter().map(|i| serde_json::json!({ "PutRequest": { "Item": i } })).collect();
+            let mut attempt = 0;
+            while !pending.is_empty() {
+                attempt += 1;
+                if attempt > MAX_ATTEMPTS {
+                    return Err(DynamoError::Throttled);
+                }
+                if attempt > 1 {
+                    p.sleep(backoff(attempt - 1, p.random_u32())).await;
+                }
+                let mut req = serde_json::Map::new();
+                req.insert(table.to_owned(), Value::Array(std::mem::take(&mut pending)));
+                let out = self.call(p, "BatchWriteItem", &serde_json::json!({ "RequestItems": req })).await?;
+                pending = out["UnprocessedItems"][table].as_array().cloned().unwrap_or_default();
+            }
+        }
+        Ok(())
+    }
+}
+
 fn is_throttle(kind: &str) -> bool {
     matches!(kind, "ProvisionedThroughputExceededException" | "ThrottlingException" | "RequestLimitExceeded" | "TransactionConflict")
 }

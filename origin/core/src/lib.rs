@@ -9,10 +9,16 @@
 //! unsigned caller learns nothing about which routes exist.
 
 pub mod config;
+pub mod cursor;
 pub mod date;
 pub mod dynamo;
+pub mod identity;
+pub mod keys;
 pub mod numbers;
+pub mod orders;
 pub mod problem;
+pub mod query;
+pub mod routes;
 
 use std::time::{Duration, SystemTime};
 
@@ -26,9 +32,6 @@ pub use problem::ApiError;
 
 /// Largest request body the origin reads; larger ones answer 413.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
-
-/// The header carrying the caller's user id, set (and signed) by the edge.
-pub const USER_HEADER: &str = "x-verge-user";
 
 /// What the origin needs from its runtime.
 #[allow(async_fn_in_trait)]
@@ -49,6 +52,7 @@ pub trait Platform {
 pub struct Origin {
     pub config: OriginConfig,
     dynamo: Dynamo,
+    cursor_key: cursor::CursorKey,
 }
 
 /// One log line's worth of facts about a request.
@@ -65,7 +69,8 @@ pub struct AccessLog {
 impl Origin {
     pub fn new(config: OriginConfig) -> Self {
         let dynamo = Dynamo::new(config.dynamo_endpoint.clone(), config.dynamo_region.clone(), config.dynamo_credentials.clone());
-        Origin { config, dynamo }
+        let cursor_key = config.cursor_key.clone();
+        Origin { config, dynamo, cursor_key }
     }
 
     pub async fn handle<P: Platform>(&self, req: Request<Bytes>, p: &P) -> (Response<Bytes>, AccessLog) {
@@ -95,28 +100,65 @@ impl Origin {
     }
 
     async fn dispatch<P: Platform>(&self, req: Request<Bytes>, p: &P) -> Result<Response<Bytes>, ApiError> {
+        use routes::Route;
         if req.body().len() > MAX_BODY_BYTES {
             return Err(ApiError::TooLarge { limit: MAX_BODY_BYTES });
         }
         let path = req.uri().path().to_owned();
-        if path == "/health" {
+        let route = routes::route(&path);
+        if route == Some(Route::Health) {
             return match *req.method() {
                 Method::GET | Method::HEAD => Ok(self.health(p).await),
                 _ => Err(ApiError::MethodNotAllowed { method: req.method().to_string(), allow: "GET, HEAD" }),
             };
         }
         self.verify(&req, p.now())?;
-        let user = caller(&req)?;
+        let route = route.ok_or(ApiError::NotFound)?;
         let method = req.method().clone();
-        match (path.as_str(), method) {
-            ("/api/numbers", Method::POST) => {
+        if !route.allows(&method) {
+            return Err(ApiError::MethodNotAllowed { method: method.to_string(), allow: route.allow() });
+        }
+        let caller = identity::Caller::from_headers(req.headers())?;
+        let query = req.uri().query();
+        match (route, method) {
+            (Route::Numbers, _) => {
                 let idem = numbers::idempotency_key(req.headers())?;
-                numbers::post_number(self, p, &user, idem.as_deref(), req.body()).await
+                numbers::post_number(self, p, caller.user_or_anonymous(), idem.as_deref(), req.body()).await
             }
-            ("/api/numbers", m) => Err(ApiError::MethodNotAllowed { method: m.to_string(), allow: "POST" }),
-            ("/api/stats/daily", Method::GET | Method::HEAD) => numbers::daily_stats(self, p, &user, req.uri().query()).await,
-            ("/api/stats/daily", m) => Err(ApiError::MethodNotAllowed { method: m.to_string(), allow: "GET, HEAD" }),
-            _ => Err(ApiError::NotFound),
+            (Route::DailyStats, _) => numbers::daily_stats(self, p, caller.user_or_anonymous(), query).await,
+            (Route::PartnerOrders(partner), m) => {
+                caller.require_consumer(partner)?;
+                if m == Method::POST {
+                    orders::post_orders(self, p, partner, req.body()).await
+                } else {
+                    orders::list_orders(self, p, partner, query).await
+                }
+            }
+            (Route::PartnerErrors(partner), _) => {
+                caller.require_consumer(partner)?;
+                orders::list_errors(self, p, partner, query).await
+            }
+            (Route::AdminKeys, m) => {
+                caller.require_scope("admin")?;
+                if m == Method::POST {
+                    keys::create(self, p, req.body()).await
+                } else {
+                    keys::list(self, p).await
+                }
+            }
+            (Route::AdminKey(id), _) => {
+                caller.require_scope("admin")?;
+                keys::revoke(self, p, id).await
+            }
+            (Route::KeyLookup, _) => {
+                let h = req.headers().get(identity::KEY_HASH).and_then(|v| v.to_str().ok()).unwrap_or("");
+                keys::lookup(self, p, h).await
+            }
+            (Route::Connection(_) | Route::Accounts | Route::Transactions, _) => {
+                caller.require_user()?;
+                Err(ApiError::NotImplemented("the token vault is not built yet".into()))
+            }
+            (Route::Health, _) => Err(ApiError::NotFound),
         }
     }
 
@@ -147,20 +189,6 @@ impl Origin {
             status,
             &serde_json::json!({ "status": if status == StatusCode::OK { "ok" } else { "degraded" }, "storage": storage }),
         )
-    }
-}
-
-/// The user the edge says is calling (signed, so trusted), or `anonymous`.
-fn caller(req: &Request<Bytes>) -> Result<String, ApiError> {
-    match req.headers().get(USER_HEADER) {
-        None => Ok("anonymous".to_owned()),
-        Some(v) => {
-            let s = v.to_str().map_err(|_| ApiError::invalid(USER_HEADER, "not ASCII"))?;
-            if s.is_empty() || s.len() > 128 || s.contains('#') {
-                return Err(ApiError::invalid(USER_HEADER, "user ids are 1-128 characters without '#'"));
-            }
-            Ok(s.to_owned())
-        }
     }
 }
 

@@ -27,6 +27,8 @@ pub enum ApiError {
     Unprocessable(String),
     #[error("{0}")]
     Denied(String),
+    #[error("{0}")]
+    NotImplemented(String),
     #[error("{method} is not allowed here")]
     MethodNotAllowed { method: String, allow: &'static str },
     /// The cause is logged, never sent.
@@ -62,6 +64,7 @@ impl ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Denied(_) => StatusCode::FORBIDDEN,
+            ApiError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Unavailable(_) | ApiError::Throttled => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -78,6 +81,7 @@ impl ApiError {
             ApiError::Conflict(_) => "conflict",
             ApiError::Unprocessable(_) => "unprocessable",
             ApiError::Denied(_) => "forbidden",
+            ApiError::NotImplemented(_) => "not-implemented",
             ApiError::MethodNotAllowed { .. } => "method-not-allowed",
             ApiError::Unavailable(_) => "storage-unavailable",
             ApiError::Throttled => "storage-throttled",

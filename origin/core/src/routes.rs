@@ -1,0 +1,75 @@
+//! The route table: path -> route and the methods it takes. One place lists every endpoint.
+
+use http::Method;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route<'a> {
+    Health,
+    Numbers,
+    DailyStats,
+    PartnerOrders(&'a str),
+    PartnerErrors(&'a str),
+    Connection(&'a str),
+    Accounts,
+    Transactions,
+    AdminKeys,
+    AdminKey(&'a str),
+    KeyLookup,
+}
+
+impl Route<'_> {
+    /// The methods this route takes, as an `Allow` header value.
+    pub fn allow(&self) -> &'static str {
+        match self {
+            Route::Health | Route::DailyStats | Route::Accounts | Route::Transactions | Route::KeyLookup | Route::PartnerErrors(_) => {
+                "GET, HEAD"
+            }
+            Route::Numbers => "POST",
+            Route::PartnerOrders(_) | Route::AdminKeys => "GET, HEAD, POST",
+            Route::Connection(_) => "PUT, DELETE",
+            Route::AdminKey(_) => "DELETE",
+        }
+    }
+
+    pub fn allows(&self, m: &Method) -> bool {
+        self.allow().split(", ").any(|a| a == m.as_str())
+    }
+}
+
+/// A path segment id: 1-64 of `[A-Za-z0-9._-]`.
+fn seg(s: &str) -> Option<&str> {
+    ((1..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))).then_some(s)
+}
+
+pub fn route(path: &str) -> Option<Route<'_>> {
+    let parts: Vec<&str> = path.strip_prefix('/')?.split('/').collect();
+    Some(match parts.as_slice() {
+        ["health"] => Route::Health,
+        ["api", "numbers"] => Route::Numbers,
+        ["api", "stats", "daily"] => Route::DailyStats,
+        ["api", "partners", p, "orders"] => Route::PartnerOrders(seg(p)?),
+        ["api", "partners", p, "errors"] => Route::PartnerErrors(seg(p)?),
+        ["api", "me", "connections", provider] => Route::Connection(seg(provider)?),
+        ["api", "me", "accounts"] => Route::Accounts,
+        ["api", "me", "transactions"] => Route::Transactions,
+        ["api", "admin", "keys"] => Route::AdminKeys,
+        ["api", "admin", "keys", id] => Route::AdminKey(seg(id)?),
+        ["api", "keys", "lookup"] => Route::KeyLookup,
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table() {
+        assert_eq!(route("/api/partners/acme-1/orders"), Some(Route::PartnerOrders("acme-1")));
+        assert_eq!(route("/api/partners/a%2fb/orders"), None);
+        assert_eq!(route("/api/partners//orders"), None);
+        assert_eq!(route("/api/numbers/"), None);
+        assert!(Route::Numbers.allows(&Method::POST));
+        assert!(!Route::Numbers.allows(&Method::GET));
+    }
+}
