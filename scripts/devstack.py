@@ -18,6 +18,7 @@ Nothing here is a secret worth keeping: moto's keys live as long as the process.
 """
 
 import argparse
+import base64
 import json
 import mimetypes
 import os
@@ -37,7 +38,7 @@ WASM = ROOT / "target" / "wasm32-wasip2" / "release"
 REGION = "us-east-1"
 BUCKET = "verge-web"
 TABLES = {"numbers": "verge-numbers", "daily": "verge-daily-stats", "orders": "verge-orders",
-          "order_errors": "verge-order-errors", "api_keys": "verge-api-keys"}
+          "order_errors": "verge-order-errors", "api_keys": "verge-api-keys", "vault": "verge-vault"}
 # Tables whose items expire (DynamoDB TTL on `expires_at`; moto records the setting, never expires).
 TTL_TABLES = ("numbers", "order_errors")
 
@@ -74,7 +75,7 @@ def wasmtime_bin():
 
 
 class Stack:
-    def __init__(self, edge_port=None, origin_port=None, moto_port=None, quiet=False):
+    def __init__(self, edge_port=None, origin_port=None, moto_port=None, quiet=False, origin_env=None):
         self.procs = []
         self.moto_port = moto_port or free_port()
         self.origin_port = origin_port or free_port()
@@ -83,6 +84,10 @@ class Stack:
         self.quiet = quiet
         # The edge's key for signing origin requests: a shared secret between edge and origin.
         self.edge_key = ("VERGEEDGE" + secrets.token_hex(6).upper(), secrets.token_urlsafe(30))
+        # The vault's master key for this run (a fresh 32-byte key; gone when the stack stops).
+        self.vault_keys = f"dev1:{base64.b64encode(secrets.token_bytes(32)).decode()}"
+        self.bank_port = free_port()
+        self.extra_origin_env = origin_env or {}
 
     def _spawn(self, args, env=None, name=""):
         out = subprocess.DEVNULL if self.quiet else None
@@ -180,6 +185,11 @@ class Stack:
             "VERGE_EDGE_ACCESS_KEY_ID": self.edge_key[0],
             "VERGE_EDGE_SECRET_ACCESS_KEY": self.edge_key[1],
             "VERGE_API_HOST": f"127.0.0.1:{self.origin_port}",
+            "VERGE_TABLE_VAULT": TABLES["vault"],
+            "VERGE_VAULT_KEYS": self.vault_keys,
+            "VERGE_VAULT_ACTIVE_KEY": "dev1",
+            "VERGE_BANK_API_URL": f"http://127.0.0.1:{self.bank_port}",
+            **self.extra_origin_env,
         }
 
     def edge_env(self, origin_url):
@@ -204,7 +214,13 @@ class Stack:
         wait_http(f"http://127.0.0.1:{port}/health", p)
         log(f"{name} on http://127.0.0.1:{port}")
 
+    def start_bank(self):
+        p = self._spawn([sys.executable, str(ROOT / "scripts" / "fakebank.py"), "127.0.0.1", str(self.bank_port)], name="bank")
+        wait_http(f"http://127.0.0.1:{self.bank_port}/_stats", p)
+        log(f"fake bank API on http://127.0.0.1:{self.bank_port}")
+
     def start(self):
+        self.start_bank()
         self.start_moto()
         self.provision()
         self.serve("verge_origin_spin.wasm", self.origin_port, self.origin_env(), "origin")
@@ -218,6 +234,7 @@ class Stack:
             "region": REGION,
             "bucket": BUCKET,
             "tables": TABLES,
+            "bank": f"http://127.0.0.1:{self.bank_port}",
             "keys": {"edge_origin": self.edge_key, **self.keys},
             "edge_env_for_workers": self.edge_env(f"http://127.0.0.1:{self.origin_port}"),
         }
@@ -251,10 +268,12 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("command", choices=["run", "up"])
     ap.add_argument("--port", type=int, default=None, help="edge port (run: 8080)")
+    ap.add_argument("--origin-env", action="append", default=[], metavar="K=V", help="extra origin setting (repeatable)")
     args = ap.parse_args()
+    origin_env = dict(kv.split("=", 1) for kv in args.origin_env)
     edge_port = args.port or (8080 if args.command == "run" else None)
     stack = Stack(edge_port=edge_port, origin_port=8081 if args.command == "run" else None,
-                  moto_port=5000 if args.command == "run" else None, quiet=args.command == "up")
+                  moto_port=5000 if args.command == "run" else None, quiet=args.command == "up", origin_env=origin_env)
     stopping = False
 
     def on_signal(*_):

@@ -14,7 +14,10 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 
 /** Starts everything; returns { stack, edges: { spin, workers }, stop }. */
 export async function startStack() {
-  const proc = spawn('python3', [path.join(ROOT, 'scripts/devstack.py'), 'up'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // A short breaker cooldown so the tests can watch it open and close.
+  const originEnv = ['VERGE_BANK_BREAKER_FAILURES=3', 'VERGE_BANK_BREAKER_COOLDOWN_MS=1500', 'VERGE_BANK_TIMEOUT_MS=1000'];
+  const args = [path.join(ROOT, 'scripts/devstack.py'), 'up', ...originEnv.flatMap((kv) => ['--origin-env', kv])];
+  const proc = spawn('python3', args, { stdio: ['ignore', 'pipe', 'inherit'] });
   const line = await new Promise((resolve, reject) => {
     const rl = createInterface({ input: proc.stdout });
     rl.once('line', resolve);
@@ -47,8 +50,9 @@ export async function startStack() {
  */
 export function raw(base, method, rawPath, { headers = {}, body } = {}) {
   const u = new URL(base);
+  const allHeaders = body === undefined ? headers : { 'content-length': Buffer.byteLength(body), ...headers };
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: u.hostname, port: u.port, method, path: rawPath, headers }, (res) => {
+    const req = http.request({ host: u.hostname, port: u.port, method, path: rawPath, headers: allHeaders }, (res) => {
       const chunks = [];
       res.on('data', (c) => chunks.push(c));
       res.on('end', () => {

@@ -14,6 +14,13 @@
 //! | `VERGE_TABLE_ORDER_ERRORS`        | `verge-order-errors`                      |
 //! | `VERGE_TABLE_API_KEYS`            | `verge-api-keys`                          |
 //! | `VERGE_CURSOR_KEY`                | derived from the edge secret              |
+//! | `VERGE_TABLE_VAULT`               | `verge-vault`                             |
+//! | `VERGE_VAULT_KEYS`                | `id:base64key,...` (32-byte master keys)  |
+//! | `VERGE_VAULT_ACTIVE_KEY`          | the id new items are sealed with          |
+//! | `VERGE_BANK_API_URL`              | the banking API's base URL                |
+//! | `VERGE_BANK_TIMEOUT_MS`           | `3000`                                    |
+//! | `VERGE_BANK_BREAKER_FAILURES`     | `5` failed calls in a row open it         |
+//! | `VERGE_BANK_BREAKER_COOLDOWN_MS`  | `30000` before one probe is let through   |
 //! | `VERGE_EDGE_ACCESS_KEY_ID`        | required: the key the edge signs with     |
 //! | `VERGE_EDGE_SECRET_ACCESS_KEY`    | required                                  |
 //! | `VERGE_API_SERVICE`               | `execute-api`                             |
@@ -27,7 +34,14 @@
 use verge_signing::{Credentials, Scope};
 
 /// Every variable [`OriginConfig::from_env`] reads.
-pub const VARIABLES: [&str; 16] = [
+pub const VARIABLES: [&str; 23] = [
+    "VERGE_TABLE_VAULT",
+    "VERGE_VAULT_KEYS",
+    "VERGE_VAULT_ACTIVE_KEY",
+    "VERGE_BANK_API_URL",
+    "VERGE_BANK_TIMEOUT_MS",
+    "VERGE_BANK_BREAKER_FAILURES",
+    "VERGE_BANK_BREAKER_COOLDOWN_MS",
     "VERGE_TABLE_ORDERS",
     "VERGE_TABLE_ORDER_ERRORS",
     "VERGE_TABLE_API_KEYS",
@@ -53,6 +67,7 @@ pub struct Tables {
     pub orders: String,
     pub order_errors: String,
     pub api_keys: String,
+    pub vault: String,
 }
 
 #[derive(Debug, Clone)]
@@ -67,6 +82,11 @@ pub struct OriginConfig {
     /// Key for pagination cursors' MACs (`VERGE_CURSOR_KEY`); when unset, derived from the
     /// edge secret with HMAC so that one secret suffices.
     pub cursor_key: crate::cursor::CursorKey,
+    /// Master keys for the token vault; `None` when not configured (vault routes answer 503).
+    pub vault: Option<crate::vault::MasterKeys>,
+    pub bank: Option<crate::bank::BankConfig>,
+    pub breaker_failures: u32,
+    pub breaker_cooldown: std::time::Duration,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -75,6 +95,15 @@ pub enum ConfigError {
     Missing(&'static str),
     #[error("environment variable {0} is invalid: {1}")]
     Invalid(&'static str, &'static str),
+}
+
+fn number(get: &dyn Fn(&str) -> Option<String>, name: &'static str, default: u64, max: u64) -> Result<u64, ConfigError> {
+    match get(name) {
+        None => Ok(default),
+        Some(v) => {
+            v.parse::<u64>().ok().filter(|n| (1..=max).contains(n)).ok_or(ConfigError::Invalid(name, "must be a whole number in range"))
+        }
+    }
 }
 
 impl OriginConfig {
@@ -115,7 +144,30 @@ impl OriginConfig {
                 orders: get("VERGE_TABLE_ORDERS").unwrap_or_else(|| "verge-orders".into()),
                 order_errors: get("VERGE_TABLE_ORDER_ERRORS").unwrap_or_else(|| "verge-order-errors".into()),
                 api_keys: get("VERGE_TABLE_API_KEYS").unwrap_or_else(|| "verge-api-keys".into()),
+                vault: get("VERGE_TABLE_VAULT").unwrap_or_else(|| "verge-vault".into()),
             },
+            vault: match get("VERGE_VAULT_KEYS") {
+                None => None,
+                Some(spec) => {
+                    let active = get("VERGE_VAULT_ACTIVE_KEY").ok_or(ConfigError::Missing("VERGE_VAULT_ACTIVE_KEY"))?;
+                    Some(crate::vault::MasterKeys::parse(&spec, &active).map_err(|why| ConfigError::Invalid("VERGE_VAULT_KEYS", why))?)
+                }
+            },
+            bank: match get("VERGE_BANK_API_URL") {
+                None => None,
+                Some(url) => {
+                    if !matches!(url.parse::<http::Uri>(), Ok(u) if matches!(u.scheme_str(), Some("http" | "https")) && u.host().is_some())
+                    {
+                        return Err(ConfigError::Invalid("VERGE_BANK_API_URL", "must be an http(s) URL"));
+                    }
+                    Some(crate::bank::BankConfig {
+                        base_url: url.trim_end_matches('/').to_owned(),
+                        timeout: std::time::Duration::from_millis(number(&get, "VERGE_BANK_TIMEOUT_MS", 3000, 60_000)?),
+                    })
+                }
+            },
+            breaker_failures: number(&get, "VERGE_BANK_BREAKER_FAILURES", 5, 1000)? as u32,
+            breaker_cooldown: std::time::Duration::from_millis(number(&get, "VERGE_BANK_BREAKER_COOLDOWN_MS", 30_000, 3_600_000)?),
             edge_credentials: Credentials::new(required("VERGE_EDGE_ACCESS_KEY_ID")?, edge_secret, None),
             api_scope: Scope {
                 service: get("VERGE_API_SERVICE").unwrap_or_else(|| "execute-api".into()),

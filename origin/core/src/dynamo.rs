@@ -18,6 +18,8 @@ use crate::Platform;
 pub const MAX_ATTEMPTS: u32 = 4;
 pub const BASE_BACKOFF: Duration = Duration::from_millis(25);
 pub const MAX_BACKOFF: Duration = Duration::from_secs(1);
+/// Connect, first-byte and between-bytes timeout of each DynamoDB request.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum DynamoError {
@@ -72,6 +74,7 @@ impl Dynamo {
         let mut req = Request::post(&self.endpoint)
             .header("content-type", "application/x-amz-json-1.0")
             .header("x-amz-target", format!("DynamoDB_20120810.{op}"))
+            .extension(crate::Timeout(REQUEST_TIMEOUT))
             .body(payload)
             .map_err(|e| DynamoError::Transport(e.to_string()))?;
         sign(&mut req, &self.credentials, &self.scope, Profile::DynamoDb, p.now()).map_err(|e| DynamoError::Transport(e.to_string()))?;

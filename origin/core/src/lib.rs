@@ -8,6 +8,7 @@
 //! SigV4 verification (403) -> routing (404/405) -> the handler. Verifying before routing means an
 //! unsigned caller learns nothing about which routes exist.
 
+pub mod bank;
 pub mod config;
 pub mod cursor;
 pub mod date;
@@ -19,6 +20,7 @@ pub mod orders;
 pub mod problem;
 pub mod query;
 pub mod routes;
+pub mod vault;
 
 use std::time::{Duration, SystemTime};
 
@@ -47,12 +49,17 @@ pub trait Platform {
     async fn send(&self, req: Request<Bytes>) -> Result<Response<Bytes>, String>;
 }
 
+/// How long to wait for an outbound response; set on every request [`Platform::send`] gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeout(pub Duration);
+
 /// A configured origin.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Origin {
     pub config: OriginConfig,
     dynamo: Dynamo,
     cursor_key: cursor::CursorKey,
+    breaker: bank::Breaker,
 }
 
 /// One log line's worth of facts about a request.
@@ -70,7 +77,8 @@ impl Origin {
     pub fn new(config: OriginConfig) -> Self {
         let dynamo = Dynamo::new(config.dynamo_endpoint.clone(), config.dynamo_region.clone(), config.dynamo_credentials.clone());
         let cursor_key = config.cursor_key.clone();
-        Origin { config, dynamo, cursor_key }
+        let breaker = bank::Breaker::new(config.breaker_failures, config.breaker_cooldown);
+        Origin { config, dynamo, cursor_key, breaker }
     }
 
     pub async fn handle<P: Platform>(&self, req: Request<Bytes>, p: &P) -> (Response<Bytes>, AccessLog) {
@@ -154,10 +162,19 @@ impl Origin {
                 let h = req.headers().get(identity::KEY_HASH).and_then(|v| v.to_str().ok()).unwrap_or("");
                 keys::lookup(self, p, h).await
             }
-            (Route::Connection(_) | Route::Accounts | Route::Transactions, _) => {
-                caller.require_user()?;
-                Err(ApiError::NotImplemented("the token vault is not built yet".into()))
+            (Route::Connection(provider), m) => {
+                let user = caller.require_user()?;
+                if provider != "bank" {
+                    return Err(ApiError::NotFoundItem(format!("no provider {provider}; the providers are: bank")));
+                }
+                if m == Method::PUT {
+                    vault::put(self, p, user, provider, req.body()).await
+                } else {
+                    vault::delete(self, p, user, provider).await
+                }
             }
+            (Route::Accounts, _) => bank::accounts(self, p, caller.require_user()?).await,
+            (Route::Transactions, _) => bank::transactions(self, p, caller.require_user()?, query).await,
             (Route::Health, _) => Err(ApiError::NotFound),
         }
     }

@@ -28,7 +28,14 @@ pub enum ApiError {
     #[error("{0}")]
     Denied(String),
     #[error("{0}")]
-    NotImplemented(String),
+    BadGateway(String),
+    #[error("{what} is unavailable; try again in {retry_after} s")]
+    DependencyDown { what: &'static str, retry_after: u64 },
+    /// A dependency failure with its cause (logged, not sent).
+    #[error("{inner}: {cause}")]
+    WithCause { inner: Box<ApiError>, cause: String },
+    #[error("{0}")]
+    DependencyTimeout(String),
     #[error("{method} is not allowed here")]
     MethodNotAllowed { method: String, allow: &'static str },
     /// The cause is logged, never sent.
@@ -46,9 +53,15 @@ impl ApiError {
         ApiError::Invalid { field: field.to_owned(), detail: detail.into() }
     }
 
+    /// Keeps `cause` for the log line; the caller sees only `self`.
+    pub fn with_cause(self, cause: String) -> Self {
+        ApiError::WithCause { inner: Box::new(self), cause }
+    }
+
     /// What the caller is told: everything but the causes of 5xx errors, which stay in logs.
     pub fn public_detail(&self) -> String {
         match self {
+            ApiError::WithCause { inner, .. } => inner.public_detail(),
             ApiError::Unavailable(_) => "storage is unavailable; try again".to_owned(),
             ApiError::Internal(_) => "internal error".to_owned(),
             other => other.to_string(),
@@ -64,7 +77,10 @@ impl ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Denied(_) => StatusCode::FORBIDDEN,
-            ApiError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
+            ApiError::BadGateway(_) => StatusCode::BAD_GATEWAY,
+            ApiError::DependencyDown { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::DependencyTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            ApiError::WithCause { inner, .. } => inner.status(),
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Unavailable(_) | ApiError::Throttled => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -81,7 +97,10 @@ impl ApiError {
             ApiError::Conflict(_) => "conflict",
             ApiError::Unprocessable(_) => "unprocessable",
             ApiError::Denied(_) => "forbidden",
-            ApiError::NotImplemented(_) => "not-implemented",
+            ApiError::BadGateway(_) => "bad-gateway",
+            ApiError::DependencyDown { .. } => "dependency-unavailable",
+            ApiError::DependencyTimeout(_) => "dependency-timeout",
+            ApiError::WithCause { inner, .. } => inner.slug(),
             ApiError::MethodNotAllowed { .. } => "method-not-allowed",
             ApiError::Unavailable(_) => "storage-unavailable",
             ApiError::Throttled => "storage-throttled",
@@ -111,8 +130,19 @@ impl ApiError {
         if let ApiError::MethodNotAllowed { allow, .. } = &self {
             h.insert(header::ALLOW, HeaderValue::from_static(allow));
         }
-        if matches!(self, ApiError::Unavailable(_) | ApiError::Throttled) {
-            h.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        match &self {
+            ApiError::Unavailable(_) | ApiError::Throttled => {
+                h.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            ApiError::DependencyDown { retry_after, .. } => {
+                h.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
+            }
+            ApiError::WithCause { inner, .. } => {
+                if let ApiError::DependencyDown { retry_after, .. } = **inner {
+                    h.insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+                }
+            }
+            _ => {}
         }
         resp
     }

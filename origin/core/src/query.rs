@@ -61,3 +61,16 @@ impl Query {
         }
     }
 }
+
+/// Percent-encodes a query value (everything but unreserved characters).
+pub fn encode(v: &str) -> String {
+    v.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}

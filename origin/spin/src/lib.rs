@@ -11,8 +11,8 @@ use spin_sdk::http::{FullBody, IntoResponse, Request};
 use spin_sdk::http_service;
 use verge_origin::{ApiError, ConfigError, Origin, OriginConfig, Platform};
 
-/// Per call to DynamoDB: a stalled storage request fails (and is retried) instead of hanging.
-const STORAGE_TIMEOUT: Duration = Duration::from_secs(5);
+/// For requests that carry no [`verge_origin::Timeout`]: a stalled call fails instead of hanging.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 
 static ORIGIN: OnceLock<Result<Origin, ConfigError>> = OnceLock::new();
 
@@ -33,7 +33,8 @@ impl Platform for Wasi {
     }
 
     async fn send(&self, req: http::Request<Bytes>) -> Result<http::Response<Bytes>, String> {
-        verge_wasi::send(req, Some(STORAGE_TIMEOUT)).await.map_err(|e| format!("{e:?}"))
+        let timeout = req.extensions().get::<verge_origin::Timeout>().map_or(DEFAULT_TIMEOUT, |t| t.0);
+        verge_wasi::send(req, Some(timeout)).await.map_err(|e| format!("{e:?}"))
     }
 }
 
