@@ -75,7 +75,7 @@ def wasmtime_bin():
 
 
 class Stack:
-    def __init__(self, edge_port=None, origin_port=None, moto_port=None, quiet=False, origin_env=None):
+    def __init__(self, edge_port=None, origin_port=None, moto_port=None, quiet=False, origin_env=None, fault_proxy=False):
         self.procs = []
         self.moto_port = moto_port or free_port()
         self.origin_port = origin_port or free_port()
@@ -88,6 +88,8 @@ class Stack:
         self.vault_keys = f"dev1:{base64.b64encode(secrets.token_bytes(32)).decode()}"
         self.bank_port = free_port()
         self.extra_origin_env = origin_env or {}
+        # Tests put scripts/faultproxy.py between the origin and moto to break storage on demand.
+        self.fault_port = free_port() if fault_proxy else None
 
     def _spawn(self, args, env=None, name=""):
         out = subprocess.DEVNULL if self.quiet else None
@@ -172,8 +174,9 @@ class Stack:
 
     def origin_env(self):
         ddb = self.keys["verge-origin"]
+        ddb_endpoint = f"http://127.0.0.1:{self.fault_port}" if self.fault_port else self.moto
         return {
-            "VERGE_DDB_ENDPOINT": self.moto,
+            "VERGE_DDB_ENDPOINT": ddb_endpoint,
             "VERGE_DDB_REGION": REGION,
             "VERGE_DDB_ACCESS_KEY_ID": ddb[0],
             "VERGE_DDB_SECRET_ACCESS_KEY": ddb[1],
@@ -219,9 +222,16 @@ class Stack:
         wait_http(f"http://127.0.0.1:{self.bank_port}/_stats", p)
         log(f"fake bank API on http://127.0.0.1:{self.bank_port}")
 
+    def start_fault_proxy(self):
+        p = self._spawn([sys.executable, str(ROOT / "scripts" / "faultproxy.py"), str(self.fault_port), str(self.moto_port)], name="faultproxy")
+        wait_http(f"http://127.0.0.1:{self.fault_port}/__fault", p)
+        log(f"fault proxy on http://127.0.0.1:{self.fault_port} -> moto")
+
     def start(self):
         self.start_bank()
         self.start_moto()
+        if self.fault_port:
+            self.start_fault_proxy()
         self.provision()
         self.serve("verge_origin_spin.wasm", self.origin_port, self.origin_env(), "origin")
         self.serve("verge_edge_spin.wasm", self.edge_port, self.edge_env(f"http://127.0.0.1:{self.origin_port}"), "edge")
@@ -235,6 +245,7 @@ class Stack:
             "bucket": BUCKET,
             "tables": TABLES,
             "bank": f"http://127.0.0.1:{self.bank_port}",
+            "fault_proxy": f"http://127.0.0.1:{self.fault_port}" if self.fault_port else None,
             "keys": {"edge_origin": self.edge_key, **self.keys},
             "edge_env_for_workers": self.edge_env(f"http://127.0.0.1:{self.origin_port}"),
         }
@@ -269,11 +280,12 @@ def main():
     ap.add_argument("command", choices=["run", "up"])
     ap.add_argument("--port", type=int, default=None, help="edge port (run: 8080)")
     ap.add_argument("--origin-env", action="append", default=[], metavar="K=V", help="extra origin setting (repeatable)")
+    ap.add_argument("--fault-proxy", action="store_true", help="put scripts/faultproxy.py between the origin and moto")
     args = ap.parse_args()
     origin_env = dict(kv.split("=", 1) for kv in args.origin_env)
     edge_port = args.port or (8080 if args.command == "run" else None)
     stack = Stack(edge_port=edge_port, origin_port=8081 if args.command == "run" else None,
-                  moto_port=5000 if args.command == "run" else None, quiet=args.command == "up", origin_env=origin_env)
+                  moto_port=5000 if args.command == "run" else None, quiet=args.command == "up", origin_env=origin_env, fault_proxy=args.fault_proxy)
     stopping = False
 
     def on_signal(*_):

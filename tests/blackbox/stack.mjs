@@ -15,8 +15,9 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 /** Starts everything; returns { stack, edges: { spin, workers }, stop }. */
 export async function startStack() {
   // A short breaker cooldown so the tests can watch it open and close.
-  const originEnv = ['VERGE_BANK_BREAKER_FAILURES=3', 'VERGE_BANK_BREAKER_COOLDOWN_MS=1500', 'VERGE_BANK_TIMEOUT_MS=1000'];
-  const args = [path.join(ROOT, 'scripts/devstack.py'), 'up', ...originEnv.flatMap((kv) => ['--origin-env', kv])];
+  // Storage goes through the fault proxy, with a short timeout so stalls are quick to test.
+  const originEnv = ['VERGE_BANK_BREAKER_FAILURES=3', 'VERGE_BANK_BREAKER_COOLDOWN_MS=1500', 'VERGE_BANK_TIMEOUT_MS=1000', 'VERGE_DDB_TIMEOUT_MS=800'];
+  const args = [path.join(ROOT, 'scripts/devstack.py'), 'up', '--fault-proxy', ...originEnv.flatMap((kv) => ['--origin-env', kv])];
   const proc = spawn('python3', args, { stdio: ['ignore', 'pipe', 'inherit'] });
   const line = await new Promise((resolve, reject) => {
     const rl = createInterface({ input: proc.stdout });

@@ -24,12 +24,17 @@ use spin_sdk::wasip3::{wit_future, wit_stream};
 /// The host's [`ErrorCode`] (connection refused, timeouts, DNS, ...).
 pub async fn send(req: http::Request<Bytes>, timeout: Option<Duration>) -> Result<http::Response<Bytes>, ErrorCode> {
     let (parts, body) = req.into_parts();
-    let entries: Vec<(String, Vec<u8>)> = parts
+    let mut entries: Vec<(String, Vec<u8>)> = parts
         .headers
         .iter()
-        .filter(|(k, _)| *k != http::header::HOST)
+        .filter(|(k, _)| *k != http::header::HOST && *k != http::header::CONTENT_LENGTH)
         .map(|(k, v)| (k.as_str().to_owned(), v.as_bytes().to_vec()))
         .collect();
+    // The body is complete, so say its length: without it the host sends it chunked, which some
+    // servers (and AWS services for some operations) do not take.
+    if !body.is_empty() || matches!(parts.method, http::Method::POST | http::Method::PUT | http::Method::PATCH) {
+        entries.push(("content-length".to_owned(), body.len().to_string().into_bytes()));
+    }
     let headers = Fields::from_list(&entries).map_err(|e| ErrorCode::InternalError(Some(format!("headers: {e:?}"))))?;
 
     let options = timeout.map(|t| {

@@ -8,6 +8,7 @@
 //! | `VERGE_DDB_ACCESS_KEY_ID`         | required                                  |
 //! | `VERGE_DDB_SECRET_ACCESS_KEY`     | required                                  |
 //! | `VERGE_DDB_SESSION_TOKEN`         | none                                      |
+//! | `VERGE_DDB_TIMEOUT_MS`            | `5000` per request                        |
 //! | `VERGE_TABLE_NUMBERS`             | `verge-numbers`                           |
 //! | `VERGE_TABLE_DAILY`               | `verge-daily-stats`                       |
 //! | `VERGE_TABLE_ORDERS`              | `verge-orders`                            |
@@ -34,7 +35,8 @@
 use verge_signing::{Credentials, Scope};
 
 /// Every variable [`OriginConfig::from_env`] reads.
-pub const VARIABLES: [&str; 23] = [
+pub const VARIABLES: [&str; 24] = [
+    "VERGE_DDB_TIMEOUT_MS",
     "VERGE_TABLE_VAULT",
     "VERGE_VAULT_KEYS",
     "VERGE_VAULT_ACTIVE_KEY",
@@ -75,6 +77,7 @@ pub struct OriginConfig {
     pub dynamo_endpoint: String,
     pub dynamo_region: String,
     pub dynamo_credentials: Credentials,
+    pub dynamo_timeout: std::time::Duration,
     pub tables: Tables,
     pub edge_credentials: Credentials,
     pub api_scope: Scope,
@@ -137,6 +140,7 @@ impl OriginConfig {
                 get("VERGE_DDB_SESSION_TOKEN"),
             ),
             dynamo_endpoint: endpoint,
+            dynamo_timeout: std::time::Duration::from_millis(number(&get, "VERGE_DDB_TIMEOUT_MS", 5000, 60_000)?),
             dynamo_region: region,
             tables: Tables {
                 numbers: get("VERGE_TABLE_NUMBERS").unwrap_or_else(|| "verge-numbers".into()),

@@ -18,7 +18,8 @@ use crate::Platform;
 pub const MAX_ATTEMPTS: u32 = 4;
 pub const BASE_BACKOFF: Duration = Duration::from_millis(25);
 pub const MAX_BACKOFF: Duration = Duration::from_secs(1);
-/// Connect, first-byte and between-bytes timeout of each DynamoDB request.
+/// Default connect, first-byte and between-bytes timeout of each DynamoDB request
+/// (`VERGE_DDB_TIMEOUT_MS`).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -46,11 +47,12 @@ pub struct Dynamo {
     endpoint: String,
     scope: Scope,
     credentials: Credentials,
+    timeout: Duration,
 }
 
 impl Dynamo {
-    pub fn new(endpoint: String, region: String, credentials: Credentials) -> Self {
-        Dynamo { endpoint, scope: Scope { region, service: "dynamodb".into() }, credentials }
+    pub fn new(endpoint: String, region: String, credentials: Credentials, timeout: Duration) -> Self {
+        Dynamo { endpoint, scope: Scope { region, service: "dynamodb".into() }, credentials, timeout }
     }
 
     /// Calls operation `op` (e.g. `"PutItem"`) with a JSON request body.
@@ -74,7 +76,7 @@ impl Dynamo {
         let mut req = Request::post(&self.endpoint)
             .header("content-type", "application/x-amz-json-1.0")
             .header("x-amz-target", format!("DynamoDB_20120810.{op}"))
-            .extension(crate::Timeout(REQUEST_TIMEOUT))
+            .extension(crate::Timeout(self.timeout))
             .body(payload)
             .map_err(|e| DynamoError::Transport(e.to_string()))?;
         sign(&mut req, &self.credentials, &self.scope, Profile::DynamoDb, p.now()).map_err(|e| DynamoError::Transport(e.to_string()))?;

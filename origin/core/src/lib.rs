@@ -75,7 +75,12 @@ pub struct AccessLog {
 
 impl Origin {
     pub fn new(config: OriginConfig) -> Self {
-        let dynamo = Dynamo::new(config.dynamo_endpoint.clone(), config.dynamo_region.clone(), config.dynamo_credentials.clone());
+        let dynamo = Dynamo::new(
+            config.dynamo_endpoint.clone(),
+            config.dynamo_region.clone(),
+            config.dynamo_credentials.clone(),
+            config.dynamo_timeout,
+        );
         let cursor_key = config.cursor_key.clone();
         let breaker = bank::Breaker::new(config.breaker_failures, config.breaker_cooldown);
         Origin { config, dynamo, cursor_key, breaker }

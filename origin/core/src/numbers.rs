@@ -139,6 +139,13 @@ pub(crate) async fn post_number<P: Platform>(
                 .ok_or_else(|| ApiError::Internal("idempotency record without a response".into()))?;
             (StatusCode::OK, previous)
         }
+        // The number's id is fresh and random, so a failed "does not exist" condition on it means
+        // an earlier attempt of this very call landed and only its answer was lost.
+        Err(DynamoError::TransactionCanceled(reasons))
+            if idem.is_none() && reasons.first().is_some_and(|r| r["Code"] == "ConditionalCheckFailed") =>
+        {
+            (StatusCode::CREATED, result)
+        }
         Err(e) => return Err(e.into()),
     };
     // Re-applied on a replay too: they are idempotent, and finish what a failed first attempt
