@@ -15,6 +15,8 @@ Usage: bench.py [--rounds N] [--duration SECONDS]
 
 import argparse
 import gzip
+import os
+import tempfile
 import json
 import re
 import statistics
@@ -59,19 +61,31 @@ def parse_wrk(out):
             "errors": int(non2xx.group(1)) if non2xx else 0}
 
 
-def wrk(url, duration, headers=()):
+def wrk(url, duration, headers=(), method="GET", body=None):
     args = ["wrk", "-t2", "-c2", f"-d{duration}s", "--latency"]
     for h in headers:
         args += ["-H", h]
-    return parse_wrk(subprocess.run(args + [url], capture_output=True, text=True, check=True).stdout)
+    script = None
+    if method != "GET":
+        # wrk sends the same signed request each time: a signature stays valid for 5 minutes.
+        script = Path(tempfile.mkstemp(suffix=".lua")[1])
+        script.write_text(f"wrk.method = {json.dumps(method)}\nwrk.body = {json.dumps(body)}\n")
+        args += ["-s", str(script)]
+    try:
+        return parse_wrk(subprocess.run(args + [url], capture_output=True, text=True, check=True).stdout)
+    finally:
+        if script:
+            script.unlink()
 
 
-def signed_headers(stack, url):
+def signed_headers(stack, url, method="GET", body="", extra=()):
     key_id, secret = stack.edge_key
     env = {"VERGE_ORIGIN_ACCESS_KEY_ID": key_id, "VERGE_ORIGIN_SECRET_ACCESS_KEY": secret}
-    out = subprocess.run([str(ROOT / "target/release/verge"), "sign", "GET", url], capture_output=True, text=True,
-                         check=True, env={**__import__("os").environ, **env}).stdout
-    return [line for line in out.splitlines() if line]
+    args = [str(ROOT / "target/release/verge"), "sign", method, url, "--body", body]
+    for h in extra:
+        args += ["--header", h]
+    out = subprocess.run(args, capture_output=True, text=True, check=True, env={**os.environ, **env}).stdout
+    return [line for line in out.splitlines() if line] + list(extra)
 
 
 def main():
@@ -113,6 +127,22 @@ def main():
         via, direct = med["stats 30 days via edge"], med["stats 30 days straight to origin"]
         print(f"\nEdge adds {via['p50'] - direct['p50']:.2f} ms at p50 and {via['p99'] - direct['p99']:.2f} ms at p99 "
               f"to the stats call; throughput ratio edge/direct = {via['rps'] / direct['rps']:.2f}.")
+
+        # The origin API against moto: writes and the 30-day read, straight to the origin.
+        body = '{"value": 2.5}'
+        post_headers = signed_headers(stack, origin + "/api/numbers", "POST", body, ["content-type: application/json", "x-verge-user: bench"])
+        stats_headers = signed_headers(stack, origin + q, extra=["x-verge-user: bench"])
+        runs = {"POST /api/numbers": [], "GET /api/stats/daily (30 days)": []}
+        for r in range(3):
+            runs["POST /api/numbers"].append(wrk(origin + "/api/numbers", args.duration, post_headers, "POST", body))
+            runs["GET /api/stats/daily (30 days)"].append(wrk(origin + q, args.duration, stats_headers))
+            print(f"origin round {r + 1}: {json.dumps({k: v[-1] for k, v in runs.items()})}", file=sys.stderr)
+        print(f"\n## origin against moto, wrk 2 connections, {args.duration} s, median of 3 runs\n")
+        print("| call | req/s | p50 ms | p99 ms | non-2xx |")
+        print("|---|---:|---:|---:|---:|")
+        for name, rs in runs.items():
+            m = {k: statistics.median(x[k] for x in rs) for k in ("rps", "p50", "p99", "errors")}
+            print(f"| {name} | {m['rps']:.0f} | {m['p50']:.2f} | {m['p99']:.2f} | {m['errors']:.0f} |")
     finally:
         stack.stop()
 

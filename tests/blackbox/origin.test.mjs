@@ -165,3 +165,11 @@ describe('API keys', () => {
     assert.equal(bad.json.field, 'plan.rate_per_second');
   });
 });
+
+describe('limits', () => {
+  test('bodies over 256 KB answer 413 with a problem body', async () => {
+    const r = await call('POST', '/api/numbers', json({ value: 1, pad: 'x'.repeat(262_144) }));
+    assert.equal(r.status, 413);
+    assert.equal(r.json.type, 'https://verge.dev/problems/body-too-large');
+  });
+});

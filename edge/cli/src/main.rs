@@ -18,7 +18,7 @@ use verge_signing::{sign, Credentials, Profile, Scope};
 
 const USAGE: &str = "usage:
   verge check [FILE...]                     validate edge config files (default: edge/edge.toml)
-  verge sign METHOD URL [--body TEXT] [--service S] [--region R]
+  verge sign METHOD URL [--body TEXT] [--header 'name: value']... [--service S] [--region R]
                                             print SigV4 headers for an origin request";
 
 fn main() -> ExitCode {
@@ -79,6 +79,7 @@ fn sign_cmd(args: &[String]) -> ExitCode {
         return ExitCode::from(2);
     };
     let mut body = String::new();
+    let mut headers: Vec<(String, String)> = Vec::new();
     let mut scope = Scope { region: "us-east-1".into(), service: "execute-api".into() };
     let mut rest = args[2..].iter();
     while let Some(flag) = rest.next() {
@@ -88,6 +89,13 @@ fn sign_cmd(args: &[String]) -> ExitCode {
         };
         match flag.as_str() {
             "--body" => body = value.clone(),
+            "--header" => match value.split_once(':') {
+                Some((k, v)) => headers.push((k.trim().to_ascii_lowercase(), v.trim().to_owned())),
+                None => {
+                    eprintln!("--header takes 'name: value'");
+                    return ExitCode::from(2);
+                }
+            },
             "--service" => scope.service = value.clone(),
             "--region" => scope.region = value.clone(),
             _ => {
@@ -100,7 +108,11 @@ fn sign_cmd(args: &[String]) -> ExitCode {
         eprintln!("set VERGE_ORIGIN_ACCESS_KEY_ID and VERGE_ORIGIN_SECRET_ACCESS_KEY");
         return ExitCode::from(2);
     };
-    let mut req = match http::Request::builder().method(method.as_str()).uri(url.as_str()).body(body.into_bytes()) {
+    let mut builder = http::Request::builder().method(method.as_str()).uri(url.as_str());
+    for (k, v) in &headers {
+        builder = builder.header(k.as_str(), v.as_str());
+    }
+    let mut req = match builder.body(body.into_bytes()) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("invalid request: {e}");
@@ -111,7 +123,8 @@ fn sign_cmd(args: &[String]) -> ExitCode {
         eprintln!("{e}");
         return ExitCode::FAILURE;
     }
-    for (k, v) in req.headers() {
+    // The extra headers are the caller's to send; print what signing added.
+    for (k, v) in req.headers().iter().filter(|(k, _)| !headers.iter().any(|(h, _)| h == k.as_str())) {
         println!("{}: {}", k, v.to_str().unwrap_or_default());
     }
     ExitCode::SUCCESS

@@ -169,3 +169,47 @@ fn health_needs_no_signature_and_reports_storage() {
     let (status, body) = run(&o, &p, Request::get("http://origin.test/health").body(Bytes::new()).unwrap());
     assert_eq!((status, body["storage"].as_str()), (503, Some("unreachable")));
 }
+
+/// A platform whose BatchWriteItem leaves items unprocessed a few times.
+struct Unprocessed {
+    inner: Fake,
+    left: RefCell<u32>,
+}
+
+impl Platform for Unprocessed {
+    fn now(&self) -> SystemTime {
+        self.inner.now
+    }
+    fn random(&self) -> [u8; 16] {
+        [2; 16]
+    }
+    async fn sleep(&self, _d: Duration) {}
+    async fn send(&self, req: Request<Bytes>) -> Result<Response<Bytes>, String> {
+        let body: Value = serde_json::from_slice(req.body()).unwrap();
+        self.inner.calls.borrow_mut().push(("BatchWriteItem".into(), body.clone()));
+        let mut left = self.left.borrow_mut();
+        let out = if *left > 0 {
+            *left -= 1;
+            let items = body["RequestItems"]["t"].as_array().unwrap();
+            serde_json::json!({ "UnprocessedItems": { "t": [items[0].clone()] } })
+        } else {
+            serde_json::json!({ "UnprocessedItems": {} })
+        };
+        Ok(Response::new(Bytes::from(out.to_string())))
+    }
+}
+
+#[test]
+fn unprocessed_items_are_resubmitted_until_written() {
+    let o = origin();
+    let p = Unprocessed { inner: Fake::new(), left: RefCell::new(2) };
+    let items: Vec<Value> = (0..30).map(|i| serde_json::json!({ "pk": { "S": "p" }, "sk": { "S": i.to_string() } })).collect();
+    block_on(o.dynamo.batch_put(&p, "t", items)).unwrap();
+    let calls = p.inner.calls.borrow();
+    let sizes: Vec<usize> = calls.iter().map(|(_, b)| b["RequestItems"]["t"].as_array().unwrap().len()).collect();
+    assert_eq!(sizes, [25, 1, 1, 5], "25 per batch; the unprocessed item resubmitted alone");
+
+    let p = Unprocessed { inner: Fake::new(), left: RefCell::new(100) };
+    let items = vec![serde_json::json!({ "pk": { "S": "p" }, "sk": { "S": "x" } })];
+    assert_eq!(block_on(o.dynamo.batch_put(&p, "t", items)), Err(DynamoError::Throttled), "bounded, and reported");
+}
