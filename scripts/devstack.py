@@ -75,7 +75,7 @@ def wasmtime_bin():
 
 
 class Stack:
-    def __init__(self, edge_port=None, origin_port=None, moto_port=None, quiet=False, origin_env=None, fault_proxy=False):
+    def __init__(self, edge_port=None, origin_port=None, moto_port=None, quiet=False, origin_env=None, fault_proxy=False, edge_env=None):
         self.procs = []
         self.moto_port = moto_port or free_port()
         self.origin_port = origin_port or free_port()
@@ -88,6 +88,7 @@ class Stack:
         self.vault_keys = f"dev1:{base64.b64encode(secrets.token_bytes(32)).decode()}"
         self.bank_port = free_port()
         self.extra_origin_env = origin_env or {}
+        self.extra_edge_env = edge_env or {}
         # Tests put scripts/faultproxy.py between the origin and moto to break storage on demand.
         self.fault_port = free_port() if fault_proxy else None
 
@@ -204,6 +205,7 @@ class Stack:
             "VERGE_ORIGIN_URL": origin_url,
             "VERGE_ORIGIN_ACCESS_KEY_ID": self.edge_key[0],
             "VERGE_ORIGIN_SECRET_ACCESS_KEY": self.edge_key[1],
+            **self.extra_edge_env,
         }
 
     def serve(self, component, port, env, name):
@@ -281,11 +283,13 @@ def main():
     ap.add_argument("--port", type=int, default=None, help="edge port (run: 8080)")
     ap.add_argument("--origin-env", action="append", default=[], metavar="K=V", help="extra origin setting (repeatable)")
     ap.add_argument("--fault-proxy", action="store_true", help="put scripts/faultproxy.py between the origin and moto")
+    ap.add_argument("--edge-env", action="append", default=[], metavar="K=V", help="extra edge setting (repeatable)")
     args = ap.parse_args()
     origin_env = dict(kv.split("=", 1) for kv in args.origin_env)
+    edge_env = dict(kv.split("=", 1) for kv in args.edge_env)
     edge_port = args.port or (8080 if args.command == "run" else None)
     stack = Stack(edge_port=edge_port, origin_port=8081 if args.command == "run" else None,
-                  moto_port=5000 if args.command == "run" else None, quiet=args.command == "up", origin_env=origin_env, fault_proxy=args.fault_proxy)
+                  moto_port=5000 if args.command == "run" else None, quiet=args.command == "up", origin_env=origin_env, fault_proxy=args.fault_proxy, edge_env=edge_env)
     stopping = False
 
     def on_signal(*_):

@@ -9,15 +9,21 @@ import { createInterface } from 'node:readline';
 import { Miniflare } from 'miniflare';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { Sha256 } from '@aws-crypto/sha256-js';
+import { startIssuer } from './issuer.mjs';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
-/** Starts everything; returns { stack, edges: { spin, workers }, stop }. */
+/** Starts everything; returns { stack, edges: { spin, workers }, issuer, stop }. */
 export async function startStack() {
+  const issuer = await startIssuer();
   // A short breaker cooldown so the tests can watch it open and close.
   // Storage goes through the fault proxy, with a short timeout so stalls are quick to test.
   const originEnv = ['VERGE_BANK_BREAKER_FAILURES=3', 'VERGE_BANK_BREAKER_COOLDOWN_MS=1500', 'VERGE_BANK_TIMEOUT_MS=1000', 'VERGE_DDB_TIMEOUT_MS=800'];
-  const args = [path.join(ROOT, 'scripts/devstack.py'), 'up', '--fault-proxy', ...originEnv.flatMap((kv) => ['--origin-env', kv])];
+  const args = [
+    path.join(ROOT, 'scripts/devstack.py'), 'up', '--fault-proxy',
+    ...originEnv.flatMap((kv) => ['--origin-env', kv]),
+    '--edge-env', `VERGE_JWKS_URL=${issuer.url}`,
+  ];
   const proc = spawn('python3', args, { stdio: ['ignore', 'pipe', 'inherit'] });
   const line = await new Promise((resolve, reject) => {
     const rl = createInterface({ input: proc.stdout });
@@ -38,11 +44,12 @@ export async function startStack() {
   });
   const workersUrl = (await mf.ready).toString().replace(/\/$/, '');
   const stop = async () => {
+    await issuer.close();
     await mf.dispose();
     proc.kill('SIGTERM');
     await new Promise((r) => proc.once('exit', r));
   };
-  return { stack, edges: { spin: stack.edge, workers: workersUrl }, stop };
+  return { stack, edges: { spin: stack.edge, workers: workersUrl }, issuer, stop };
 }
 
 /**

@@ -11,7 +11,7 @@ fn verge(args: &[&str]) -> (i32, String, String) {
 fn the_shipped_config_is_valid() {
     let (code, out, _) = verge(&["check"]);
     assert_eq!(code, 0);
-    assert_eq!(out.trim(), "edge/edge.toml: ok (2 origins, 2 behaviours)");
+    assert_eq!(out.trim(), "edge/edge.toml: ok (2 origins, 5 behaviours)");
 }
 
 #[test]

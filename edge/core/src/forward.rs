@@ -41,19 +41,25 @@ pub(crate) fn upstream_error(e: UpstreamError) -> EdgeError {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What is forwarded: the client's request line and headers, and who the edge says is calling.
+pub(crate) struct Call<'a> {
+    pub method: &'a Method,
+    pub path: &'a NormalPath,
+    pub query: Option<&'a str>,
+    pub client: &'a HeaderMap,
+    pub identity: &'a crate::auth::Identity,
+    pub request_id: &'a str,
+}
+
 pub(crate) async fn forward<U: Upstream>(
     origin: &ResolvedOrigin,
     base: &BaseUrl,
-    method: &Method,
-    path: &NormalPath,
-    query: Option<&str>,
-    client: &HeaderMap,
+    call: Call<'_>,
     body: Bytes,
-    request_id: &str,
     up: &U,
     now: SystemTime,
 ) -> Result<Response<Bytes>, EdgeError> {
+    let Call { method, path, query, client, identity, request_id } = call;
     let mut req = Request::builder()
         .method(method.clone())
         .uri(base.join(&NormalPath::encode(path.as_str()), query))
@@ -68,6 +74,10 @@ pub(crate) async fn forward<U: Upstream>(
     }
     if let Ok(v) = HeaderValue::from_str(request_id) {
         h.insert(request_id::HEADER, v);
+    }
+    // The identity the edge established; every one of these is signed below.
+    for (k, v) in &identity.headers {
+        h.insert(k.clone(), v.clone());
     }
     sign(&mut req, &origin.credentials, &origin.scope, Profile::Api, now).map_err(|_| EdgeError::Misconfigured)?;
     let mut resp = up.send(req).await.map_err(upstream_error)?;

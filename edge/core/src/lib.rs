@@ -25,6 +25,7 @@
 //!   line and column at build time, never a panic at request time.
 //! - Nothing here reads a clock or calls `Instant::now()` (it traps on wasm32-unknown-unknown).
 
+pub mod auth;
 pub mod config;
 pub mod embed;
 mod forward;
@@ -40,7 +41,7 @@ pub mod upstream;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{HeaderValue, Request, Response};
+use http::{header, HeaderValue, Method, Request, Response};
 
 pub use config::{ConfigErrors, EdgeConfig};
 pub use log::AccessLog;
@@ -51,11 +52,14 @@ pub use upstream::{Clock, OriginTimeout, Upstream, UpstreamError};
 use crate::path::NormalPath;
 use crate::target::ResolvedOrigin;
 
-/// A running edge: validated config plus resolved origins.
-#[derive(Debug, Clone)]
+/// A running edge: validated config, resolved origins and identity providers, and the caches
+/// shared by the requests this instance serves.
+#[derive(Debug)]
 pub struct Edge {
     config: EdgeConfig,
     origins: Vec<ResolvedOrigin>,
+    providers: Vec<auth::ResolvedProvider>,
+    auth_state: auth::AuthState,
 }
 
 /// Why the edge could not start.
@@ -86,7 +90,8 @@ impl Edge {
     /// The first missing environment variable or secret, by name.
     pub fn new(config: EdgeConfig, lookup: target::Lookup<'_>) -> Result<Self, StartupError> {
         let origins = target::resolve(&config, lookup)?;
-        Ok(Edge { config, origins })
+        let providers = auth::resolve(&config.auth, lookup)?;
+        Ok(Edge { config, origins, providers, auth_state: auth::AuthState::default() })
     }
 
     /// Parses, validates and resolves in one step (what adapters call at startup).
@@ -99,6 +104,11 @@ impl Edge {
 
     pub fn config(&self) -> &EdgeConfig {
         &self.config
+    }
+
+    /// Cache counters (signatures verified, JWKS fetches, key lookups).
+    pub fn auth_stats(&self) -> auth::AuthStats {
+        *self.auth_state.stats.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Handles one request. Never panics on any input; every failure becomes a problem response.
@@ -156,6 +166,23 @@ impl Edge {
         }
 
         let now = clock.now();
+        // Identity after the cheap refusals and before any origin work. A CORS preflight carries
+        // no credentials by design, so behaviours may let it through.
+        let preflight = req.method() == Method::OPTIONS && req.headers().contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+        let identity = if behaviour.allow_preflight && preflight {
+            auth::Identity::default()
+        } else {
+            let authenticator = auth::Authenticator {
+                providers: &self.providers,
+                api_key: self.config.auth.api_key.as_ref(),
+                origins: &self.origins,
+                state: &self.auth_state,
+                up,
+                now,
+                request_id,
+            };
+            authenticator.evaluate(&behaviour.auth, req.headers()).await.map_err(EdgeError::Auth)?
+        };
         let (parts, body) = req.into_parts();
         match &origin.target {
             Target::S3 { base, bucket, path_style } => {
@@ -163,7 +190,15 @@ impl Edge {
                 bucket.serve(&parts.method, &path, &parts.headers, behaviour.spa_fallback, up, now).await
             }
             Target::Http { base } => {
-                forward::forward(origin, base, &parts.method, &path, parts.uri.query(), &parts.headers, body, request_id, up, now).await
+                let call = forward::Call {
+                    method: &parts.method,
+                    path: &path,
+                    query: parts.uri.query(),
+                    client: &parts.headers,
+                    identity: &identity,
+                    request_id,
+                };
+                forward::forward(origin, base, call, body, up, now).await
             }
         }
     }

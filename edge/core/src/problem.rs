@@ -30,6 +30,8 @@ pub enum EdgeError {
     OriginRefused,
     #[error("the edge is misconfigured")]
     Misconfigured,
+    #[error("{0}")]
+    Auth(crate::auth::AuthError),
 }
 
 impl EdgeError {
@@ -43,6 +45,7 @@ impl EdgeError {
             EdgeError::OriginUnreachable | EdgeError::OriginRefused => StatusCode::BAD_GATEWAY,
             EdgeError::OriginTimeout => StatusCode::GATEWAY_TIMEOUT,
             EdgeError::Misconfigured => StatusCode::INTERNAL_SERVER_ERROR,
+            EdgeError::Auth(a) => a.status(),
         }
     }
 
@@ -57,17 +60,25 @@ impl EdgeError {
             EdgeError::OriginTimeout => "origin-timeout",
             EdgeError::OriginRefused => "origin-refused",
             EdgeError::Misconfigured => "edge-misconfigured",
+            EdgeError::Auth(crate::auth::AuthError::InsufficientScope(_)) => "insufficient-scope",
+            EdgeError::Auth(crate::auth::AuthError::Unavailable(_)) => "auth-unavailable",
+            EdgeError::Auth(_) => "unauthorized",
         }
     }
 
     /// The problem response for this error.
     pub fn into_response(self, request_id: &str) -> Response<Bytes> {
         let status = self.status();
+        // Why keys could not be had is for the log; the caller learns only that they could not.
+        let detail = match &self {
+            EdgeError::Auth(crate::auth::AuthError::Unavailable(_)) => "credentials cannot be checked right now; try again".to_owned(),
+            other => other.to_string(),
+        };
         let body = serde_json::json!({
             "type": format!("https://verge.dev/problems/{}", self.slug()),
             "title": status.canonical_reason().unwrap_or("Error"),
             "status": status.as_u16(),
-            "detail": self.to_string(),
+            "detail": detail,
             "request_id": request_id,
         });
         let mut resp = Response::new(Bytes::from(body.to_string()));
@@ -78,6 +89,14 @@ impl EdgeError {
         if let EdgeError::MethodNotAllowed { allow, .. } = &self {
             if let Ok(v) = HeaderValue::from_str(allow) {
                 h.insert(header::ALLOW, v);
+            }
+        }
+        if let EdgeError::Auth(a) = &self {
+            if let Some(v) = a.challenge().and_then(|c| HeaderValue::from_str(&c).ok()) {
+                h.insert(header::WWW_AUTHENTICATE, v);
+            }
+            if matches!(a, crate::auth::AuthError::Unavailable(_)) {
+                h.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
             }
         }
         resp

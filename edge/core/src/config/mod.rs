@@ -23,6 +23,7 @@
 //!
 //! The file format is documented in `docs/edge-config.md`.
 
+pub mod auth;
 mod diagnostic;
 mod walk;
 
@@ -51,6 +52,7 @@ pub const MAX_BEHAVIOURS: usize = 75;
 pub struct EdgeConfig {
     pub limits: Limits,
     pub origins: Vec<Origin>,
+    pub auth: auth::AuthConfig,
     /// In file order; the first match wins and the last is always the catch-all `*`.
     pub behaviours: Vec<Behaviour>,
 }
@@ -134,6 +136,9 @@ pub struct Behaviour {
     pub methods: MethodSet,
     /// Answer `/index.html` with 200 when S3 has no object for a path without a file extension.
     pub spa_fallback: bool,
+    pub auth: auth::AuthRule,
+    /// Let CORS preflights (OPTIONS with Access-Control-Request-Method) through without auth.
+    pub allow_preflight: bool,
 }
 
 const METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
@@ -152,6 +157,12 @@ impl EdgeConfig {
                 | OriginKind::Http { url: Setting::Env { name, .. }, .. } => out.push(name),
                 _ => {}
             }
+        }
+        for p in &self.auth.jwt {
+            if let Some(Setting::Env { name, .. }) = &p.jwks_url {
+                out.push(name);
+            }
+            out.extend(p.hs256_secret.as_ref().map(Reference::name));
         }
         out.sort_unstable();
         out.dedup();
@@ -172,7 +183,7 @@ impl EdgeConfig {
 fn parse_document(ck: &mut Checker<'_>) -> Option<EdgeConfig> {
     let root = ck.parse_root()?;
     let root = walk::TableRef { span: root.span().into(), table: root.get_ref() };
-    let mut top = Fields::new(ck, root, "the config file", &["edge", "origins", "behaviours"]);
+    let mut top = Fields::new(ck, root, "the config file", &["edge", "origins", "auth", "behaviours"]);
 
     let limits = match top.take("edge") {
         Some(n) => parse_limits(ck, n),
@@ -186,14 +197,21 @@ fn parse_document(ck: &mut Checker<'_>) -> Option<EdgeConfig> {
             None
         }
     };
+    let (auth, auth_ok) = match (top.take("auth"), origins.as_ref()) {
+        (Some(n), Some(o)) => auth::parse_auth(ck, n, o),
+        (Some(_), None) => (auth::AuthConfig::default(), false),
+        (None, _) => (auth::AuthConfig::default(), true),
+    };
     let behaviours = match top.take("behaviours") {
-        Some(n) => origins.as_ref().and_then(|o| parse_behaviours(ck, n, o)),
+        // Checked even when [auth] has errors, against the providers that are valid.
+        Some(n) => origins.as_ref().and_then(|o| parse_behaviours(ck, n, o, &auth)),
         None => {
             ck.error_at_start("no behaviours are defined", "add [[behaviours]] tables; the last one must have path = \"*\"");
             None
         }
     };
-    Some(EdgeConfig { limits: limits?, origins: origins?, behaviours: behaviours? })
+    let auth = auth_ok.then_some(auth);
+    Some(EdgeConfig { limits: limits?, origins: origins?, auth: auth?, behaviours: behaviours? })
 }
 
 fn parse_limits(ck: &mut Checker<'_>, node: Node<'_, '_>) -> Option<Limits> {
@@ -277,7 +295,7 @@ fn parse_credentials(ck: &mut Checker<'_>, node: Node<'_, '_>, origin: &str) -> 
     Some(CredentialRefs { access_key_id: id?, secret_access_key: secret?, session_token: token })
 }
 
-fn parse_behaviours(ck: &mut Checker<'_>, node: Node<'_, '_>, origins: &[Origin]) -> Option<Vec<Behaviour>> {
+fn parse_behaviours(ck: &mut Checker<'_>, node: Node<'_, '_>, origins: &[Origin], auth_cfg: &auth::AuthConfig) -> Option<Vec<Behaviour>> {
     let items = ck.array_of_tables(node, "behaviours")?;
     if items.len() > MAX_BEHAVIOURS {
         ck.error(
@@ -294,7 +312,7 @@ fn parse_behaviours(ck: &mut Checker<'_>, node: Node<'_, '_>, origins: &[Origin]
             ok = false;
             continue;
         };
-        let mut f = Fields::new(ck, table, &what, &["path", "origin", "methods", "spa_fallback"]);
+        let mut f = Fields::new(ck, table, &what, &["path", "origin", "methods", "spa_fallback", "auth", "allow_preflight"]);
         let path = f.require(ck, "path", "path = \"/api/*\"");
         let pattern = path.and_then(|n| {
             let s = ck.string(n)?;
@@ -332,7 +350,17 @@ fn parse_behaviours(ck: &mut Checker<'_>, node: Node<'_, '_>, origins: &[Origin]
             Some(n) => ck.boolean(n),
             None => Some(false),
         };
-        let (Some((pattern, span)), Some(origin), Some(methods), Some(spa_fallback)) = (pattern, origin, methods, spa) else {
+        let rule = match f.take("auth") {
+            Some(n) => auth::parse_rule(ck, n, auth_cfg),
+            None => Some(auth::AuthRule::None),
+        };
+        let allow_preflight = match f.take("allow_preflight") {
+            Some(n) => ck.boolean(n),
+            None => Some(false),
+        };
+        let (Some((pattern, span)), Some(origin), Some(methods), Some(spa_fallback), Some(auth), Some(allow_preflight)) =
+            (pattern, origin, methods, spa, rule, allow_preflight)
+        else {
             ok = false;
             continue;
         };
@@ -363,7 +391,7 @@ fn parse_behaviours(ck: &mut Checker<'_>, node: Node<'_, '_>, origins: &[Origin]
             );
             ok = false;
         }
-        out.push((Behaviour { pattern, origin, methods, spa_fallback }, span));
+        out.push((Behaviour { pattern, origin, methods, spa_fallback, auth, allow_preflight }, span));
     }
     match out.last() {
         Some((b, _)) if b.pattern.is_catch_all() => {}

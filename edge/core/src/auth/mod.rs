@@ -1,0 +1,479 @@
+//! Identity at the edge: JWTs (JWKS-backed or inline keys) and API keys, evaluated against a
+//! behaviour's [`AuthRule`], producing the identity headers the edge sends to the origin.
+//!
+//! Caches (per isolate or component instance; all bounded, all keyed by hashes, never by tokens):
+//! - JWKS per provider, for the response's `Cache-Control: max-age` clamped to the provider's
+//!   bounds; refetched on an unknown `kid` at most once per refetch interval; kept and used while
+//!   the JWKS endpoint fails. A request waits on at most one JWKS fetch per provider.
+//! - verified tokens until they expire, so a token seen before costs a lookup, not a signature;
+//! - API-key verdicts, positive and negative, like API Gateway's authorizer cache.
+
+pub mod jwt;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http::{header, HeaderMap, HeaderName, HeaderValue, Request, StatusCode};
+use verge_signing::{sign, Profile};
+
+use crate::config::auth::{AuthConfig, AuthRule, JwtProvider, TokenSource};
+use crate::config::Reference;
+use crate::target::{ResolvedOrigin, StartupError, Target};
+use crate::upstream::{OriginTimeout, Upstream};
+use jwt::{Jwk, JwtError, Key};
+
+/// Headers the edge sets on origin requests; any sent by a client are dropped first.
+pub const USER: &str = "x-verge-user";
+pub const SCOPES: &str = "x-verge-scopes";
+pub const CONSUMER: &str = "x-verge-consumer";
+pub const PLAN: &str = "x-verge-plan";
+pub const TOKEN: &str = "x-verge-token";
+pub const KEY_HASH: &str = "x-verge-api-key-hash";
+
+/// Entries kept per cache before the expired ones are swept (and, if still full, all dropped).
+const MAX_CACHE_ENTRIES: usize = 10_000;
+/// How long a JWKS fetch may take.
+const JWKS_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Who the edge says is calling.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Identity {
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+impl Identity {
+    fn merge(&mut self, other: Identity) {
+        for (k, v) in other.headers {
+            if !self.headers.iter().any(|(h, _)| *h == k) {
+                self.headers.push((k, v));
+            }
+        }
+    }
+}
+
+/// Why a request was not let through. Each maps to one response in [`crate::problem`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    #[error("{0}")]
+    InvalidToken(JwtError),
+    #[error("the token lacks the scope {0}")]
+    InsufficientScope(String),
+    #[error("no API key")]
+    MissingApiKey,
+    #[error("the API key is not valid")]
+    InvalidApiKey,
+    /// Keys could not be had (JWKS endpoint down with nothing cached, key lookup failing).
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+impl AuthError {
+    /// Which error wins when every alternative of an `any_of` failed: a real failure over a
+    /// missing credential.
+    fn rank(&self) -> u8 {
+        match self {
+            AuthError::InvalidToken(JwtError::Missing) | AuthError::MissingApiKey => 0,
+            // Another provider's token: says least about what went wrong.
+            AuthError::InvalidToken(JwtError::Issuer) => 1,
+            AuthError::Unavailable(_) => 2,
+            _ => 3,
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            AuthError::InsufficientScope(_) => StatusCode::FORBIDDEN,
+            AuthError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::UNAUTHORIZED,
+        }
+    }
+
+    /// The `WWW-Authenticate` header (RFC 6750 for bearer tokens).
+    pub fn challenge(&self) -> Option<String> {
+        match self {
+            AuthError::InvalidToken(e) => Some(format!("Bearer error=\"invalid_token\", error_description=\"{e}\"")),
+            AuthError::InsufficientScope(s) => {
+                Some(format!("Bearer error=\"insufficient_scope\", error_description=\"the token lacks the scope {s}\", scope=\"{s}\""))
+            }
+            AuthError::MissingApiKey | AuthError::InvalidApiKey => Some("ApiKey realm=\"verge\"".to_owned()),
+            AuthError::Unavailable(_) => None,
+        }
+    }
+}
+
+/// A provider with its references resolved and inline keys parsed.
+#[derive(Debug, Clone)]
+pub struct ResolvedProvider {
+    pub cfg: JwtProvider,
+    pub jwks_url: Option<String>,
+    pub static_keys: Vec<Jwk>,
+}
+
+pub(crate) fn resolve(cfg: &AuthConfig, lookup: crate::target::Lookup<'_>) -> Result<Vec<ResolvedProvider>, StartupError> {
+    cfg.jwt
+        .iter()
+        .map(|p| {
+            let missing =
+                |name: &str, kind| StartupError::Missing { origin: format!("jwt provider {}", p.name), kind, name: name.to_owned() };
+            let jwks_url = match &p.jwks_url {
+                None => None,
+                Some(crate::config::Setting::Literal(v)) => Some(v.clone()),
+                Some(crate::config::Setting::Env { name, default }) => Some(
+                    lookup(&Reference::Env(name.clone()))
+                        .or_else(|| default.clone())
+                        .ok_or_else(|| missing(name, "environment variable"))?,
+                ),
+            };
+            let mut static_keys = match &p.inline_jwks {
+                Some(s) => jwt::parse_jwks(s.as_bytes()).unwrap_or_default(),
+                None => Vec::new(),
+            };
+            if let Some(r) = &p.hs256_secret {
+                let secret = lookup(r).ok_or_else(|| missing(r.name(), "secret"))?;
+                static_keys.push(Jwk { kid: None, key: Key::Hmac(secret.into_bytes()) });
+            }
+            Ok(ResolvedProvider { cfg: p.clone(), jwks_url, static_keys })
+        })
+        .collect()
+}
+
+#[derive(Debug)]
+struct JwksEntry {
+    keys: Arc<Vec<Jwk>>,
+    fresh_until: SystemTime,
+    last_fetch: SystemTime,
+}
+
+#[derive(Debug, Clone)]
+struct CachedToken {
+    provider: usize,
+    identity: Identity,
+    scopes: Vec<String>,
+    expires: SystemTime,
+}
+
+/// The caches, shared by all requests an edge instance serves.
+#[derive(Debug, Default)]
+pub struct AuthState {
+    jwks: Mutex<HashMap<usize, JwksEntry>>,
+    tokens: Mutex<HashMap<[u8; 32], CachedToken>>,
+    api_keys: Mutex<HashMap<String, (Option<Identity>, SystemTime)>>,
+    /// Counters for tests and benchmarks: signatures verified, JWKS fetches made.
+    pub stats: Mutex<AuthStats>,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct AuthStats {
+    pub signatures_verified: u64,
+    pub jwks_fetches: u64,
+    pub key_lookups: u64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn sweep<K: Clone + Eq + std::hash::Hash, V>(map: &mut HashMap<K, V>, now: SystemTime, expires: impl Fn(&V) -> SystemTime) {
+    if map.len() >= MAX_CACHE_ENTRIES {
+        map.retain(|_, v| expires(v) > now);
+        if map.len() >= MAX_CACHE_ENTRIES {
+            map.clear();
+        }
+    }
+}
+
+/// Everything one evaluation needs.
+pub struct Authenticator<'a, U: Upstream> {
+    pub providers: &'a [ResolvedProvider],
+    pub api_key: Option<&'a crate::config::auth::ApiKeyConfig>,
+    pub origins: &'a [ResolvedOrigin],
+    pub state: &'a AuthState,
+    pub up: &'a U,
+    pub now: SystemTime,
+    pub request_id: &'a str,
+}
+
+type Eval<'b> = Pin<Box<dyn Future<Output = Result<Identity, AuthError>> + 'b>>;
+
+impl<U: Upstream> Authenticator<'_, U> {
+    /// Checks `rule` against the request's headers.
+    pub fn evaluate<'b>(&'b self, rule: &'b AuthRule, headers: &'b HeaderMap) -> Eval<'b> {
+        Box::pin(async move {
+            match rule {
+                AuthRule::None => Ok(Identity::default()),
+                AuthRule::ApiKey => self.api_key(headers).await,
+                AuthRule::Jwt { providers, scopes } => self.jwt_any(providers, scopes, headers).await,
+                AuthRule::AnyOf(rules) => {
+                    let mut worst: Option<AuthError> = None;
+                    for r in rules {
+                        match self.evaluate(r, headers).await {
+                            Ok(id) => return Ok(id),
+                            Err(e) if worst.as_ref().is_none_or(|w| e.rank() > w.rank()) => worst = Some(e),
+                            Err(_) => {}
+                        }
+                    }
+                    Err(worst.unwrap_or(AuthError::InvalidToken(JwtError::Missing)))
+                }
+                AuthRule::AllOf(rules) => {
+                    let mut id = Identity::default();
+                    for r in rules {
+                        id.merge(self.evaluate(r, headers).await?);
+                    }
+                    Ok(id)
+                }
+            }
+        })
+    }
+
+    async fn jwt_any(&self, providers: &[usize], scopes: &[String], headers: &HeaderMap) -> Result<Identity, AuthError> {
+        let mut last = AuthError::InvalidToken(JwtError::Missing);
+        for &i in providers {
+            match self.jwt(i, headers).await {
+                Ok((id, have)) => {
+                    return match scopes.iter().find(|s| !have.contains(s)) {
+                        Some(missing) => Err(AuthError::InsufficientScope(missing.clone())),
+                        None => Ok(id),
+                    };
+                }
+                Err(e) if e.rank() >= last.rank() => last = e,
+                Err(_) => {}
+            }
+        }
+        Err(last)
+    }
+
+    async fn jwt(&self, index: usize, headers: &HeaderMap) -> Result<(Identity, Vec<String>), AuthError> {
+        let p = &self.providers[index];
+        let token = extract(&p.cfg.token, headers).ok_or(AuthError::InvalidToken(JwtError::Missing))?;
+        let fp = jwt::fingerprint(&token);
+        if let Some(c) = lock(&self.state.tokens).get(&fp) {
+            if c.provider == index && c.expires > self.now {
+                return Ok((c.identity.clone(), c.scopes.clone()));
+            }
+        }
+        let parsed = jwt::parse(&token).map_err(AuthError::InvalidToken)?;
+        // Providers are told apart by issuer (as Envoy does): another issuer's token is not this
+        // provider's to judge, and is refused before any key work.
+        if parsed.payload["iss"].as_str() != Some(p.cfg.issuer.as_str()) {
+            return Err(AuthError::InvalidToken(JwtError::Issuer));
+        }
+        let alg = parsed.check_header(&p.cfg.algorithms).map_err(AuthError::InvalidToken)?;
+        let kid = parsed.kid().map(str::to_owned);
+        let (keys, fetched_now) = self.keys(index, false).await?;
+        let mut found = find_key(&keys, kid.as_deref(), alg, &p.static_keys);
+        if found.is_none() && kid.is_some() && !fetched_now {
+            // An unknown kid: the issuer may have rotated. Refetch, at most once per interval.
+            let (keys, _) = self.keys(index, true).await?;
+            found = find_key(&keys, kid.as_deref(), alg, &p.static_keys);
+        }
+        let key = found.ok_or(AuthError::InvalidToken(JwtError::UnknownKey))?;
+        parsed.verify(alg, &key).map_err(AuthError::InvalidToken)?;
+        lock(&self.state.stats).signatures_verified += 1;
+        let rules = jwt::ClaimRules { issuer: &p.cfg.issuer, audiences: &p.cfg.audiences, skew_secs: p.cfg.clock_skew.as_secs() };
+        let now_secs = self.now.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+        let exp = jwt::check_claims(&parsed.payload, &rules, now_secs).map_err(AuthError::InvalidToken)?;
+        let scopes = jwt::scopes(&parsed.payload);
+        let mut identity = Identity::default();
+        if let Some(v) = parsed.payload["sub"].as_str().and_then(|s| HeaderValue::from_str(s).ok()) {
+            identity.headers.push((HeaderName::from_static(USER), v));
+        }
+        if let Ok(v) = HeaderValue::from_str(&scopes.join(" ")) {
+            identity.headers.push((HeaderName::from_static(SCOPES), v));
+        }
+        for (claim, header) in &p.cfg.forward_claims {
+            let value = match &parsed.payload[claim] {
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Null => continue,
+                other => other.to_string(),
+            };
+            if let Ok(v) = HeaderValue::from_str(&value) {
+                identity.headers.push((header.clone(), v));
+            }
+        }
+        if p.cfg.forward_token {
+            if let Ok(v) = HeaderValue::from_str(&token) {
+                identity.headers.push((HeaderName::from_static(TOKEN), v));
+            }
+        }
+        let expires = UNIX_EPOCH + Duration::from_secs(exp);
+        let mut cache = lock(&self.state.tokens);
+        sweep(&mut cache, self.now, |c| c.expires);
+        cache.insert(fp, CachedToken { provider: index, identity: identity.clone(), scopes: scopes.clone(), expires });
+        Ok((identity, scopes))
+    }
+
+    /// The provider's keys: cached, or fetched (once) when stale or `refetch`; the stale set keeps
+    /// serving while the endpoint fails. Returns whether this call fetched.
+    async fn keys(&self, index: usize, refetch: bool) -> Result<(Arc<Vec<Jwk>>, bool), AuthError> {
+        let p = &self.providers[index];
+        let Some(url) = &p.jwks_url else {
+            return Ok((Arc::new(Vec::new()), false));
+        };
+        let (cached, may_fetch) = {
+            let cache = lock(&self.state.jwks);
+            match cache.get(&index) {
+                Some(e) => {
+                    let interval_passed = self.now >= e.last_fetch + p.cfg.jwks_refetch_interval;
+                    let stale = self.now >= e.fresh_until;
+                    (Some(e.keys.clone()), (stale || refetch) && interval_passed)
+                }
+                None => (None, true),
+            }
+        };
+        if !may_fetch {
+            return Ok((cached.unwrap_or_default(), false));
+        }
+        // Record the attempt first, so concurrent requests do not all fetch.
+        if let Some(e) = lock(&self.state.jwks).get_mut(&index) {
+            e.last_fetch = self.now;
+        }
+        lock(&self.state.stats).jwks_fetches += 1;
+        match self.fetch_jwks(url, &p.cfg).await {
+            Ok((keys, ttl)) => {
+                let keys = Arc::new(keys);
+                lock(&self.state.jwks).insert(index, JwksEntry { keys: keys.clone(), fresh_until: self.now + ttl, last_fetch: self.now });
+                Ok((keys, true))
+            }
+            Err(why) => match cached {
+                // Keep serving with the keys we have; the access log records the failure.
+                Some(keys) => Ok((keys, true)),
+                None => {
+                    lock(&self.state.jwks)
+                        .insert(index, JwksEntry { keys: Arc::new(Vec::new()), fresh_until: self.now, last_fetch: self.now });
+                    Err(AuthError::Unavailable(format!("the keys of JWT provider {} could not be fetched: {why}", p.cfg.name)))
+                }
+            },
+        }
+    }
+
+    async fn fetch_jwks(&self, url: &str, cfg: &JwtProvider) -> Result<(Vec<Jwk>, Duration), String> {
+        let req = Request::get(url)
+            .header(header::ACCEPT, "application/json")
+            .extension(OriginTimeout(JWKS_TIMEOUT))
+            .body(Bytes::new())
+            .map_err(|e| e.to_string())?;
+        let resp = self.up.send(req).await.map_err(|e| e.to_string())?;
+        if !resp.status().is_success() {
+            return Err(format!("HTTP {}", resp.status().as_u16()));
+        }
+        let keys = jwt::parse_jwks(resp.body())?;
+        let max_age = resp
+            .headers()
+            .get(header::CACHE_CONTROL)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').find_map(|d| d.trim().strip_prefix("max-age=")?.parse::<u64>().ok()))
+            .map_or(cfg.jwks_min_ttl.max(Duration::from_secs(300)), Duration::from_secs);
+        Ok((keys, max_age.clamp(cfg.jwks_min_ttl, cfg.jwks_max_ttl)))
+    }
+
+    async fn api_key(&self, headers: &HeaderMap) -> Result<Identity, AuthError> {
+        let cfg = self.api_key.ok_or(AuthError::MissingApiKey)?;
+        let key = headers
+            .get(&cfg.header)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .ok_or(AuthError::MissingApiKey)?;
+        if key.len() > 256 {
+            return Err(AuthError::InvalidApiKey);
+        }
+        // Only the hash is looked up, cached or sent: equal hashes, not secrets, are compared.
+        let hash = verge_signing::sha256_hex(key.as_bytes());
+        if let Some((verdict, until)) = lock(&self.state.api_keys).get(&hash) {
+            if *until > self.now {
+                return verdict.clone().ok_or(AuthError::InvalidApiKey);
+            }
+        }
+        lock(&self.state.stats).key_lookups += 1;
+        let verdict = self.lookup_key(&self.origins[cfg.origin], &hash).await?;
+        let ttl = if verdict.is_some() { cfg.positive_ttl } else { cfg.negative_ttl };
+        let mut cache = lock(&self.state.api_keys);
+        sweep(&mut cache, self.now, |(_, until)| *until);
+        cache.insert(hash, (verdict.clone(), self.now + ttl));
+        verdict.ok_or(AuthError::InvalidApiKey)
+    }
+
+    async fn lookup_key(&self, origin: &ResolvedOrigin, hash: &str) -> Result<Option<Identity>, AuthError> {
+        let Target::Http { base } = &origin.target else {
+            return Err(AuthError::Unavailable("the key lookup origin is not an http origin".into()));
+        };
+        let mut req = Request::get(base.join("/api/keys/lookup", None))
+            .header(KEY_HASH, hash)
+            .header(crate::request_id::HEADER, self.request_id)
+            .extension(OriginTimeout(origin.timeout))
+            .body(Bytes::new())
+            .map_err(|e| AuthError::Unavailable(e.to_string()))?;
+        sign(&mut req, &origin.credentials, &origin.scope, Profile::Api, self.now).map_err(|e| AuthError::Unavailable(e.to_string()))?;
+        let resp = self.up.send(req).await.map_err(|e| AuthError::Unavailable(format!("key lookup: {e}")))?;
+        match resp.status() {
+            StatusCode::NOT_FOUND => Ok(None),
+            s if s.is_success() => {
+                let v: serde_json::Value =
+                    serde_json::from_slice(resp.body()).map_err(|_| AuthError::Unavailable("key lookup: malformed answer".into()))?;
+                let mut id = Identity::default();
+                if let Some(c) = v["consumer"].as_str().and_then(|c| HeaderValue::from_str(c).ok()) {
+                    id.headers.push((HeaderName::from_static(CONSUMER), c));
+                }
+                if let Ok(p) = HeaderValue::from_str(&v["plan"].to_string()) {
+                    id.headers.push((HeaderName::from_static(PLAN), p));
+                }
+                Ok(Some(id))
+            }
+            s => Err(AuthError::Unavailable(format!("key lookup answered {}", s.as_u16()))),
+        }
+    }
+}
+
+fn find_key(fetched: &[Jwk], kid: Option<&str>, alg: jwt::Alg, static_keys: &[Jwk]) -> Option<Key> {
+    let fits = |k: &&Jwk| match (kid, &k.kid) {
+        (Some(want), Some(have)) => want == have,
+        (Some(_), None) => matches!(k.key, Key::Hmac(_)),
+        (None, _) => true,
+    };
+    let typed = |k: &&Jwk| key_alg(&k.key) == alg;
+    fetched.iter().chain(static_keys).filter(fits).find(typed).map(|k| k.key.clone())
+}
+
+fn key_alg(k: &Key) -> jwt::Alg {
+    match k {
+        Key::Rsa(_) => jwt::Alg::Rs256,
+        Key::P256(_) => jwt::Alg::Es256,
+        Key::Ed25519(_) => jwt::Alg::EdDsa,
+        Key::Hmac(_) => jwt::Alg::Hs256,
+    }
+}
+
+/// The token from where the provider says it is.
+fn extract(source: &TokenSource, headers: &HeaderMap) -> Option<String> {
+    let strip_bearer = |v: &str| {
+        let v = v.trim();
+        match v.get(..7) {
+            Some(p) if p.eq_ignore_ascii_case("bearer ") => v[7..].trim().to_owned(),
+            _ => v.to_owned(),
+        }
+    };
+    let token = match source {
+        TokenSource::Bearer => {
+            let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
+            match v.get(..7) {
+                Some(p) if p.eq_ignore_ascii_case("bearer ") => v[7..].trim().to_owned(),
+                _ => return None,
+            }
+        }
+        TokenSource::Header(h) => strip_bearer(headers.get(h)?.to_str().ok()?),
+        TokenSource::Cookie(name) => headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .find_map(|c| c.trim().strip_prefix(name.as_str())?.strip_prefix('=').map(str::to_owned))?,
+    };
+    (!token.is_empty()).then_some(token)
+}
+
+#[cfg(test)]
+mod tests;

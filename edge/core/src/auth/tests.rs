@@ -1,0 +1,445 @@
+//! Identity through the whole pipeline, in memory: an issuer whose JWKS the fake upstream serves
+//! (and can rotate or take down), an origin that records what the edge forwards, a fake clock.
+use std::cell::{Cell, RefCell};
+use std::sync::OnceLock;
+use std::time::{Duration, UNIX_EPOCH};
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use bytes::Bytes;
+use http::{Request, Response};
+use serde_json::{json, Value};
+
+use crate::config::Reference;
+use crate::{Edge, Upstream, UpstreamError};
+
+const NOW: u64 = 1_800_000_000;
+
+const CONFIG: &str = r#"
+[origins.api]
+type = "http"
+url = "http://origin.test"
+service = "execute-api"
+region = "us-east-1"
+credentials = { access_key_id = { env = "KEY_ID" }, secret_access_key = { secret = "KEY" } }
+
+[origins.web]
+type = "s3"
+bucket = "site"
+region = "us-east-1"
+endpoint = "http://s3.test"
+credentials = { access_key_id = { env = "KEY_ID" }, secret_access_key = { secret = "KEY" } }
+
+[auth.jwt.main]
+issuer = "https://id.test"
+audiences = ["verge"]
+jwks_url = "http://id.test/jwks.json"
+algorithms = ["RS256", "ES256", "EdDSA"]
+forward_claims = { email = "x-verge-email" }
+jwks_refetch_interval_s = 30
+
+[auth.jwt.legacy]
+issuer = "https://legacy.test"
+audiences = ["verge"]
+algorithms = ["HS256"]
+hs256_secret = { secret = "LEGACY_SECRET" }
+
+[auth.api_key]
+origin = "api"
+
+[[behaviours]]
+path = "/api/admin/*"
+origin = "api"
+methods = ["GET", "HEAD", "POST", "OPTIONS"]
+auth = { jwt = ["main"], scopes = ["admin"] }
+allow_preflight = true
+
+[[behaviours]]
+path = "/api/partners/*"
+origin = "api"
+methods = ["GET", "HEAD", "POST"]
+auth = { any_of = [{ jwt = ["main"] }, "api_key"] }
+
+[[behaviours]]
+path = "/api/*"
+origin = "api"
+methods = ["GET", "HEAD", "POST"]
+auth = { jwt = ["main", "legacy"] }
+
+[[behaviours]]
+path = "*"
+origin = "web"
+"#;
+
+fn b64(b: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(b)
+}
+
+struct Keys {
+    ec: p256::ecdsa::SigningKey,
+    ed: ed25519_dalek::SigningKey,
+    rsa: rsa::RsaPrivateKey,
+}
+
+fn keys() -> &'static Keys {
+    static K: OnceLock<Keys> = OnceLock::new();
+    K.get_or_init(|| Keys {
+        ec: p256::ecdsa::SigningKey::from_bytes(&[7u8; 32].into()).unwrap(),
+        ed: ed25519_dalek::SigningKey::from_bytes(&[9u8; 32]),
+        rsa: rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 2048).unwrap(),
+    })
+}
+
+fn jwks(kids: &[&str]) -> String {
+    use rsa::traits::PublicKeyParts;
+    let k = keys();
+    let ec = k.ec.verifying_key().to_encoded_point(false);
+    let rsa_pub = k.rsa.to_public_key();
+    let all = [
+        json!({ "kty": "EC", "crv": "P-256", "kid": "ec1", "x": b64(ec.x().unwrap()), "y": b64(ec.y().unwrap()) }),
+        json!({ "kty": "OKP", "crv": "Ed25519", "kid": "ed1", "x": b64(k.ed.verifying_key().as_bytes()) }),
+        json!({ "kty": "RSA", "kid": "rsa1", "n": b64(&rsa_pub.n().to_bytes_be()), "e": b64(&rsa_pub.e().to_bytes_be()) }),
+    ];
+    json!({ "keys": all.into_iter().filter(|j| kids.contains(&j["kid"].as_str().unwrap())).collect::<Vec<_>>() }).to_string()
+}
+
+fn claims(extra: Value) -> Value {
+    let mut c = json!({ "iss": "https://id.test", "aud": "verge", "sub": "user-1", "exp": NOW + 600, "iat": NOW - 10, "scope": "read admin", "email": "u@example.com" });
+    for (k, v) in extra.as_object().unwrap() {
+        if v.is_null() {
+            c.as_object_mut().unwrap().remove(k);
+        } else {
+            c[k] = v.clone();
+        }
+    }
+    c
+}
+
+fn sign_with(header: Value, payload: &Value) -> String {
+    let input = format!("{}.{}", b64(header.to_string().as_bytes()), b64(payload.to_string().as_bytes()));
+    let k = keys();
+    let sig: Vec<u8> = match header["alg"].as_str().unwrap() {
+        "ES256" => {
+            use p256::ecdsa::signature::Signer;
+            let s: p256::ecdsa::Signature = k.ec.sign(input.as_bytes());
+            s.to_bytes().to_vec()
+        }
+        "EdDSA" => {
+            use ed25519_dalek::Signer;
+            k.ed.sign(input.as_bytes()).to_bytes().to_vec()
+        }
+        "RS256" => {
+            use rsa::signature::{SignatureEncoding, Signer};
+            rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new(k.rsa.clone()).sign(input.as_bytes()).to_vec()
+        }
+        "HS256" => {
+            use hmac::Mac;
+            let secret = header.get("x-secret").and_then(Value::as_str).unwrap_or("legacy-secret").to_owned();
+            let mut m = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+            m.update(input.as_bytes());
+            m.finalize().into_bytes().to_vec()
+        }
+        _ => Vec::new(),
+    };
+    format!("{input}.{}", b64(&sig))
+}
+
+fn token(alg: &str, kid: &str, extra: Value) -> String {
+    sign_with(json!({ "alg": alg, "kid": kid, "typ": "JWT" }), &claims(extra))
+}
+
+/// The issuer, the origin and the bucket.
+struct World {
+    jwks: RefCell<String>,
+    jwks_down: Cell<bool>,
+    jwks_fetches: Cell<u32>,
+    forwarded: RefCell<Vec<Request<Bytes>>>,
+    lookups: Cell<u32>,
+}
+
+impl World {
+    fn new() -> Self {
+        World {
+            jwks: RefCell::new(jwks(&["ec1", "ed1", "rsa1"])),
+            jwks_down: Cell::new(false),
+            jwks_fetches: Cell::new(0),
+            forwarded: RefCell::default(),
+            lookups: Cell::new(0),
+        }
+    }
+}
+
+impl Upstream for World {
+    async fn send(&self, req: Request<Bytes>) -> Result<Response<Bytes>, UpstreamError> {
+        let ok = |status: u16, body: String| {
+            Ok(Response::builder().status(status).header("cache-control", "max-age=600").body(Bytes::from(body)).unwrap())
+        };
+        match (req.uri().host(), req.uri().path()) {
+            (Some("id.test"), "/jwks.json") => {
+                self.jwks_fetches.set(self.jwks_fetches.get() + 1);
+                if self.jwks_down.get() {
+                    return Err(UpstreamError::Connect("refused".into()));
+                }
+                ok(200, self.jwks.borrow().clone())
+            }
+            (Some("origin.test"), "/api/keys/lookup") => {
+                self.lookups.set(self.lookups.get() + 1);
+                let hash = req.headers()["x-verge-api-key-hash"].to_str().unwrap();
+                if hash == verge_signing::sha256_hex(b"vk_good") {
+                    ok(200, json!({ "id": "k1", "consumer": "acme", "plan": { "rate_per_second": 5 } }).to_string())
+                } else {
+                    ok(404, "{}".into())
+                }
+            }
+            (Some("origin.test"), _) => {
+                self.forwarded.borrow_mut().push(req);
+                ok(200, "{}".into())
+            }
+            _ => ok(404, String::new()),
+        }
+    }
+}
+
+fn edge() -> Edge {
+    let lookup = |r: &Reference| match r.name() {
+        "KEY_ID" => Some("AKIDTEST".to_owned()),
+        "KEY" => Some("secret".to_owned()),
+        "LEGACY_SECRET" => Some("legacy-secret".to_owned()),
+        _ => None,
+    };
+    Edge::from_toml("edge.toml", CONFIG, &lookup).unwrap()
+}
+
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    use std::task::{Context, Poll, Waker};
+    let mut f = std::pin::pin!(f);
+    let mut cx = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+    }
+}
+
+fn call_at(e: &Edge, w: &World, req: Request<Bytes>, at: u64) -> Response<Bytes> {
+    let clock = move || UNIX_EPOCH + Duration::from_secs(at);
+    block_on(e.handle(req, w, &clock, [3; 16])).response
+}
+
+fn call(e: &Edge, w: &World, req: Request<Bytes>) -> Response<Bytes> {
+    call_at(e, w, req, NOW)
+}
+
+fn get(path: &str, headers: &[(&str, &str)]) -> Request<Bytes> {
+    let mut b = Request::get(path);
+    for (k, v) in headers {
+        b = b.header(*k, *v);
+    }
+    b.body(Bytes::new()).unwrap()
+}
+
+fn bearer(t: &str) -> String {
+    format!("Bearer {t}")
+}
+
+fn challenge(r: &Response<Bytes>) -> String {
+    r.headers().get("www-authenticate").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default()
+}
+
+#[test]
+fn valid_tokens_of_three_algorithms_reach_the_origin_with_identity_headers() {
+    let (e, w) = (edge(), World::new());
+    for (alg, kid) in [("ES256", "ec1"), ("EdDSA", "ed1"), ("RS256", "rsa1")] {
+        let t = token(alg, kid, json!({}));
+        let r = call(&e, &w, get("/api/stats/daily", &[("authorization", &bearer(&t)), ("x-verge-user", "admin")]));
+        assert_eq!(r.status(), 200, "{alg}: {}", challenge(&r));
+        let fwd = w.forwarded.borrow().last().cloned().unwrap();
+        assert_eq!(fwd.headers()["x-verge-user"], "user-1", "the client's x-verge-user was replaced");
+        assert_eq!(fwd.headers()["x-verge-scopes"], "read admin");
+        assert_eq!(fwd.headers()["x-verge-email"], "u@example.com");
+        assert!(
+            fwd.headers().get("authorization").unwrap().to_str().unwrap().starts_with("AWS4-HMAC-SHA256"),
+            "the token is not forwarded"
+        );
+        assert!(
+            fwd.headers()["authorization"].to_str().unwrap().contains("x-verge-email;x-verge-scopes;x-verge-user"),
+            "identity headers are signed"
+        );
+    }
+    assert_eq!(w.jwks_fetches.get(), 1, "one JWKS fetch serves all");
+}
+
+#[test]
+fn the_usual_attacks_are_refused() {
+    let (e, w) = (edge(), World::new());
+    let good = claims(json!({}));
+    // The classic confusion attack signs HS256 with the RSA public key's bytes as the secret.
+    let rsa_pub_pem = {
+        use rsa::traits::PublicKeyParts;
+        hex::encode(keys().rsa.to_public_key().n().to_bytes_be())
+    };
+    let cases: Vec<(&str, String, &str)> = vec![
+        ("alg none", format!("{}.{}.", b64(br#"{"alg":"none","kid":"ec1"}"#), b64(good.to_string().as_bytes())), "algorithm"),
+        (
+            "HS256 with the RSA public key as secret",
+            sign_with(json!({ "alg": "HS256", "kid": "rsa1", "x-secret": rsa_pub_pem }), &good),
+            "",
+        ),
+        ("unknown kid", token("ES256", "nope", json!({})), "no key matches"),
+        ("expired", token("ES256", "ec1", json!({ "exp": NOW - 61 })), "expired"),
+        ("not yet valid", token("ES256", "ec1", json!({ "nbf": NOW + 61 })), "not valid yet"),
+        ("issued in the future", token("ES256", "ec1", json!({ "iat": NOW + 3600 })), "issued in the future"),
+        ("wrong iss", token("ES256", "ec1", json!({ "iss": "https://evil.test" })), "issuer"),
+        ("wrong aud", token("ES256", "ec1", json!({ "aud": "other" })), "audience"),
+        ("no exp", token("ES256", "ec1", json!({ "exp": null })), "malformed"),
+        ("truncated", token("ES256", "ec1", json!({}))[..40].to_owned(), "malformed"),
+        ("oversized header", sign_with(json!({ "alg": "ES256", "kid": "ec1", "pad": "x".repeat(9000) }), &good), "too large"),
+        ("unknown crit", sign_with(json!({ "alg": "ES256", "kid": "ec1", "crit": ["exp-v2"], "exp-v2": 1 }), &good), "critical"),
+        ("jku elsewhere", sign_with(json!({ "alg": "ES256", "kid": "ec1", "jku": "https://evil.test/jwks" }), &good), "key location"),
+        ("embedded jwk", sign_with(json!({ "alg": "ES256", "jwk": { "kty": "EC" } }), &good), "key location"),
+    ];
+    for (name, t, why) in cases {
+        let r = call(&e, &w, get("/api/stats/daily", &[("authorization", &bearer(&t))]));
+        assert_eq!(r.status(), 401, "{name}");
+        let c = challenge(&r);
+        assert!(c.starts_with("Bearer error=\"invalid_token\""), "{name}: {c}");
+        assert!(c.contains(why), "{name}: {c}");
+        assert!(
+            !c.contains(&t[..20.min(t.len())]) && !String::from_utf8_lossy(r.body()).contains(&t[..20.min(t.len())]),
+            "{name}: the token is never echoed"
+        );
+    }
+    // A tampered payload keeps a valid-looking signature from another payload.
+    let t = token("ES256", "ec1", json!({}));
+    let parts: Vec<&str> = t.split('.').collect();
+    let tampered = format!("{}.{}.{}", parts[0], b64(claims(json!({ "sub": "admin" })).to_string().as_bytes()), parts[2]);
+    let r = call(&e, &w, get("/api/stats/daily", &[("authorization", &bearer(&tampered))]));
+    assert!(challenge(&r).contains("signature is invalid"), "{}", challenge(&r));
+    let r = call(&e, &w, get("/api/stats/daily", &[]));
+    assert_eq!(r.status(), 401);
+    assert!(challenge(&r).contains("no token"));
+    assert!(w.forwarded.borrow().is_empty(), "nothing reached the origin");
+}
+
+#[test]
+fn scopes_and_preflight() {
+    let (e, w) = (edge(), World::new());
+    let reader = token("ES256", "ec1", json!({ "scope": "read" }));
+    let r = call(&e, &w, get("/api/admin/keys", &[("authorization", &bearer(&reader))]));
+    assert_eq!(r.status(), 403);
+    assert!(challenge(&r).starts_with("Bearer error=\"insufficient_scope\""), "{}", challenge(&r));
+    let scp = token("ES256", "ec1", json!({ "scope": null, "scp": ["admin"] }));
+    assert_eq!(call(&e, &w, get("/api/admin/keys", &[("authorization", &bearer(&scp))])).status(), 200, "scp works too");
+    let preflight = Request::options("/api/admin/keys").header("access-control-request-method", "POST").body(Bytes::new()).unwrap();
+    assert_eq!(call(&e, &w, preflight).status(), 200, "a preflight passes without a token");
+    let plain_options = Request::options("/api/admin/keys").body(Bytes::new()).unwrap();
+    assert_eq!(call(&e, &w, plain_options).status(), 401, "an OPTIONS that is not a preflight needs a token");
+}
+
+#[test]
+fn verified_tokens_are_cached_until_they_expire() {
+    let (e, w) = (edge(), World::new());
+    let t = token("ES256", "ec1", json!({ "exp": NOW + 120 }));
+    for _ in 0..5 {
+        assert_eq!(call(&e, &w, get("/api/x", &[("authorization", &bearer(&t))])).status(), 200);
+    }
+    assert_eq!(e.auth_stats().signatures_verified, 1, "one signature check, four cache hits");
+    assert_eq!(call_at(&e, &w, get("/api/x", &[("authorization", &bearer(&t))]), NOW + 200).status(), 401, "expired, even cached");
+}
+
+#[test]
+fn jwks_rotation_refetches_on_an_unknown_kid_at_most_once_per_interval() {
+    let (e, w) = (edge(), World::new());
+    assert_eq!(call(&e, &w, get("/api/x", &[("authorization", &bearer(&token("ES256", "ec1", json!({}))))])).status(), 200);
+    assert_eq!(w.jwks_fetches.get(), 1);
+    // The issuer rotates: ec1 goes, ed1 stays (a new kid for this edge, which has cached only the old set? no: rotate to a set with only ed1).
+    *w.jwks.borrow_mut() = jwks(&["ed1"]);
+    let new_kid = token("EdDSA", "ed1", json!({ "sub": "after-rotation" }));
+    // ed1 was already in the cached set: no fetch needed.
+    assert_eq!(call(&e, &w, get("/api/x", &[("authorization", &bearer(&new_kid))])).status(), 200);
+    assert_eq!(w.jwks_fetches.get(), 1);
+    // An unknown kid within the refetch interval: refused without hammering the issuer.
+    let unknown = token("RS256", "rsa2", json!({}));
+    assert_eq!(call_at(&e, &w, get("/api/x", &[("authorization", &bearer(&unknown))]), NOW + 5).status(), 401);
+    assert_eq!(w.jwks_fetches.get(), 1, "within 30 s of the last fetch: no refetch");
+    // After the interval, an unknown kid refetches once; the old key is gone from the new set.
+    let old = token("ES256", "ec1", json!({ "sub": "old-key" }));
+    assert_eq!(call_at(&e, &w, get("/api/x", &[("authorization", &bearer(&unknown))]), NOW + 40).status(), 401);
+    assert_eq!(w.jwks_fetches.get(), 2);
+    let r = call_at(&e, &w, get("/api/x", &[("authorization", &bearer(&old))]), NOW + 45);
+    assert_eq!(r.status(), 401, "the rotated-out key no longer verifies");
+}
+
+#[test]
+fn a_jwks_outage_keeps_serving_with_cached_keys() {
+    let (e, w) = (edge(), World::new());
+    assert_eq!(call(&e, &w, get("/api/x", &[("authorization", &bearer(&token("ES256", "ec1", json!({}))))])).status(), 200);
+    w.jwks_down.set(true);
+    // Past the cache lifetime (600 s): a refetch fails, the cached keys still verify.
+    let t = token("EdDSA", "ed1", json!({ "exp": NOW + 5000 }));
+    assert_eq!(call_at(&e, &w, get("/api/x", &[("authorization", &bearer(&t))]), NOW + 700).status(), 200);
+    assert_eq!(w.jwks_fetches.get(), 2);
+    // A fresh edge with no cached keys answers 503, not 401.
+    let e2 = edge();
+    let r = call(&e2, &w, get("/api/x", &[("authorization", &bearer(&token("ES256", "ec1", json!({}))))]));
+    assert_eq!(r.status(), 503);
+    assert!(r.headers().contains_key("retry-after"));
+}
+
+#[test]
+fn hs256_only_with_its_configured_secret() {
+    let (e, w) = (edge(), World::new());
+    let legacy = sign_with(json!({ "alg": "HS256", "typ": "JWT" }), &claims(json!({ "iss": "https://legacy.test" })));
+    assert_eq!(call(&e, &w, get("/api/x", &[("authorization", &bearer(&legacy))])).status(), 200);
+    let forged = sign_with(json!({ "alg": "HS256", "x-secret": "guess" }), &claims(json!({ "iss": "https://legacy.test" })));
+    assert_eq!(call(&e, &w, get("/api/x", &[("authorization", &bearer(&forged))])).status(), 401);
+}
+
+#[test]
+fn api_keys_are_looked_up_once_and_cached_both_ways() {
+    let (e, w) = (edge(), World::new());
+    for _ in 0..3 {
+        assert_eq!(call(&e, &w, get("/api/partners/acme/orders", &[("x-api-key", "vk_good")])).status(), 200);
+    }
+    assert_eq!(w.lookups.get(), 1, "positive verdict cached");
+    let fwd = w.forwarded.borrow().last().cloned().unwrap();
+    assert_eq!(fwd.headers()["x-verge-consumer"], "acme");
+    assert_eq!(fwd.headers()["x-verge-plan"], r#"{"rate_per_second":5}"#);
+    for _ in 0..3 {
+        let r = call(&e, &w, get("/api/partners/acme/orders", &[("x-api-key", "vk_bad")]));
+        assert_eq!(r.status(), 401);
+    }
+    assert_eq!(w.lookups.get(), 2, "negative verdict cached");
+    // Past the negative TTL (30 s) the bad key is asked about again; the good one is still cached.
+    call_at(&e, &w, get("/api/partners/acme/orders", &[("x-api-key", "vk_bad")]), NOW + 31);
+    call_at(&e, &w, get("/api/partners/acme/orders", &[("x-api-key", "vk_good")]), NOW + 31);
+    assert_eq!(w.lookups.get(), 3);
+    // any_of: a JWT also opens partner routes; neither gives 401.
+    assert_eq!(
+        call(&e, &w, get("/api/partners/acme/orders", &[("authorization", &bearer(&token("ES256", "ec1", json!({}))))])).status(),
+        200
+    );
+    assert_eq!(call(&e, &w, get("/api/partners/acme/orders", &[])).status(), 401);
+}
+
+#[test]
+fn tokens_from_cookies_and_other_headers() {
+    let cfg = CONFIG.replace(
+        "forward_claims = { email = \"x-verge-email\" }",
+        "forward_claims = { email = \"x-verge-email\" }\ntoken = { cookie = \"id_token\" }",
+    );
+    let lookup = |r: &Reference| Some(if r.name() == "LEGACY_SECRET" { "legacy-secret" } else { "x" }.to_owned());
+    let e = Edge::from_toml("edge.toml", &cfg, &lookup).unwrap();
+    let w = World::new();
+    let t = token("ES256", "ec1", json!({}));
+    let cookie = format!("theme=dark; id_token={t}");
+    assert_eq!(call(&e, &w, get("/api/x", &[("cookie", &cookie)])).status(), 200);
+}
+
+#[test]
+fn every_setting_the_config_refers_to_is_listed_for_prefetching() {
+    let cfg =
+        crate::EdgeConfig::parse("edge.toml", &CONFIG.replace("jwks_url = \"http://id.test/jwks.json\"", "jwks_url = { env = \"JWKS\" }"))
+            .unwrap();
+    assert_eq!(cfg.references(), ["JWKS", "KEY", "KEY_ID", "LEGACY_SECRET"]);
+}
