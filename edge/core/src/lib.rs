@@ -113,6 +113,18 @@ impl Edge {
 
     /// Handles one request. Never panics on any input; every failure becomes a problem response.
     pub async fn handle<U: Upstream, C: Clock>(&self, req: Request<Bytes>, up: &U, clock: &C, entropy: [u8; 16]) -> Handled {
+        self.handle_with(req, up, clock, &auth::jwt::RustOnly, entropy).await
+    }
+
+    /// [`handle`](Self::handle) with the platform's signature verification (WebCrypto on Workers).
+    pub async fn handle_with<U: Upstream, C: Clock, V: auth::jwt::Verifier>(
+        &self,
+        req: Request<Bytes>,
+        up: &U,
+        clock: &C,
+        verifier: &V,
+        entropy: [u8; 16],
+    ) -> Handled {
         let started = clock.now();
         let request_id = request_id::choose(req.headers().get(request_id::HEADER), entropy);
         let mut log = AccessLog {
@@ -125,7 +137,7 @@ impl Edge {
             duration_ms: 0,
             error: None,
         };
-        let result = self.pipeline(req, up, clock, &request_id, &mut log).await;
+        let result = self.pipeline(req, up, clock, verifier, &request_id, &mut log).await;
         let mut response = result.unwrap_or_else(|e| {
             log.error = Some(e.to_string());
             e.into_response(&request_id)
@@ -138,11 +150,12 @@ impl Edge {
         Handled { response, log }
     }
 
-    async fn pipeline<U: Upstream, C: Clock>(
+    async fn pipeline<U: Upstream, C: Clock, V: auth::jwt::Verifier>(
         &self,
         req: Request<Bytes>,
         up: &U,
         clock: &C,
+        verifier: &V,
         request_id: &str,
         log: &mut AccessLog,
     ) -> Result<Response<Bytes>, EdgeError> {
@@ -173,6 +186,7 @@ impl Edge {
             auth::Identity::default()
         } else {
             let authenticator = auth::Authenticator {
+                verifier,
                 providers: &self.providers,
                 api_key: self.config.auth.api_key.as_ref(),
                 origins: &self.origins,

@@ -1,9 +1,11 @@
 //! The Verge edge on Cloudflare Workers: a thin adapter over `verge-edge`.
 //!
 //! It translates `worker::Request`/`Response` to and from `http` types, gives the core
-//! `Date.now()` as its clock, `crypto.getRandomValues` as entropy and `fetch` as its
-//! [`Upstream`], and writes the access log line with `console.log`. `{ env = "NAME" }`
+//! `Date.now()` as its clock, `crypto.getRandomValues` as entropy, `fetch` as its [`Upstream`]
+//! and `crypto.subtle` for JWT signatures, and writes the access log line with `console.log`. `{ env = "NAME" }`
 //! references read wrangler `[vars]`; `{ secret = "NAME" }` reads `wrangler secret` values.
+
+mod webcrypto;
 
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -118,7 +120,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
         .filter(|v| !v.is_empty())
     };
     let handled = match EDGE.get_or_init(|| Edge::from_toml("edge.toml", CONFIG, &lookup)) {
-        Ok(edge) => edge.handle(req, &WorkersUpstream, &now, entropy()).await,
+        Ok(edge) => edge.handle_with(req, &WorkersUpstream, &now, &webcrypto::WebCrypto, entropy()).await,
         Err(err) => verge_edge::boot_failure(err, &req, entropy()),
     };
     console_log!("{}", handled.log.to_json());

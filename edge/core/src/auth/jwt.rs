@@ -82,6 +82,8 @@ impl Key {
 pub struct Jwk {
     pub kid: Option<String>,
     pub key: Key,
+    /// The public JWK as published, for platforms that import keys themselves (WebCrypto).
+    pub json: Option<Value>,
 }
 
 fn b64(v: &Value) -> Option<Vec<u8>> {
@@ -123,7 +125,16 @@ pub fn parse_jwks(json: &[u8]) -> Result<Vec<Jwk>, String> {
             }
             _ => continue,
         };
-        out.push(Jwk { kid: k["kid"].as_str().map(str::to_owned), key });
+        let public: serde_json::Map<String, Value> = k
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .filter(|(f, _)| matches!(f.as_str(), "kty" | "crv" | "x" | "y" | "n" | "e"))
+                    .map(|(f, v)| (f.clone(), v.clone()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.push(Jwk { kid: k["kid"].as_str().map(str::to_owned), key, json: Some(Value::Object(public)) });
     }
     if out.is_empty() {
         return Err("the JWKS has no usable signing key".into());
@@ -207,6 +218,15 @@ impl Parsed<'_> {
 
     pub fn kid(&self) -> Option<&str> {
         self.header["kid"].as_str()
+    }
+
+    /// `base64url(header) . base64url(payload)`, what the signature covers.
+    pub fn signing_input(&self) -> &[u8] {
+        self.signing_input.as_bytes()
+    }
+
+    pub fn signature(&self) -> &[u8] {
+        &self.signature
     }
 
     /// Verifies the signature with `key`, which must be of `alg`'s type.
@@ -297,4 +317,20 @@ pub fn scopes(payload: &Value) -> Vec<String> {
 /// SHA-256 of a token: the verified-token cache's key (the token itself is never stored).
 pub fn fingerprint(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
+}
+
+/// Signature verification by the platform, where it is faster than Rust compiled to wasm
+/// (WebCrypto on Workers). `None` means "not here": the core then verifies in Rust.
+#[allow(async_fn_in_trait)]
+pub trait Verifier {
+    async fn verify(&self, alg: Alg, jwk: &Value, input: &[u8], signature: &[u8]) -> Option<bool>;
+}
+
+/// Verifies everything in Rust.
+pub struct RustOnly;
+
+impl Verifier for RustOnly {
+    async fn verify(&self, _alg: Alg, _jwk: &Value, _input: &[u8], _signature: &[u8]) -> Option<bool> {
+        None
+    }
 }

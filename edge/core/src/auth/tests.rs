@@ -443,3 +443,38 @@ fn every_setting_the_config_refers_to_is_listed_for_prefetching() {
             .unwrap();
     assert_eq!(cfg.references(), ["JWKS", "KEY", "KEY_ID", "LEGACY_SECRET"]);
 }
+
+/// A platform verifier that answers from a script and records what it was asked.
+struct ScriptedVerifier {
+    answer: Option<bool>,
+    asked: RefCell<Vec<(crate::auth::jwt::Alg, String)>>,
+}
+
+impl crate::auth::jwt::Verifier for ScriptedVerifier {
+    async fn verify(&self, alg: crate::auth::jwt::Alg, jwk: &Value, _input: &[u8], _sig: &[u8]) -> Option<bool> {
+        self.asked.borrow_mut().push((alg, jwk["kty"].as_str().unwrap_or("").to_owned()));
+        self.answer
+    }
+}
+
+#[test]
+fn the_platform_verifier_decides_when_it_answers_and_rust_when_it_does_not() {
+    let w = World::new();
+    let clock = || UNIX_EPOCH + Duration::from_secs(NOW);
+    let run = |v: &ScriptedVerifier, t: &str| {
+        block_on(edge().handle_with(get("/api/x", &[("authorization", &bearer(t))]), &w, &clock, v, [1; 16])).response.status()
+    };
+    let good = token("ES256", "ec1", json!({}));
+    let no = ScriptedVerifier { answer: Some(false), asked: RefCell::default() };
+    assert_eq!(run(&no, &good), 401, "the platform said the signature is bad");
+    assert_eq!(no.asked.borrow()[0], (crate::auth::jwt::Alg::Es256, "EC".to_owned()), "it got the public JWK");
+    let abstain = ScriptedVerifier { answer: None, asked: RefCell::default() };
+    assert_eq!(run(&abstain, &good), 200, "Rust verifies when the platform abstains");
+    let mut forged = good.rsplit_once('.').unwrap().0.to_owned();
+    forged.push_str(".AAAA");
+    assert_eq!(run(&abstain, &forged), 401);
+    let legacy = sign_with(json!({ "alg": "HS256" }), &claims(json!({ "iss": "https://legacy.test" })));
+    let yes = ScriptedVerifier { answer: Some(true), asked: RefCell::default() };
+    assert_eq!(run(&yes, &legacy), 200);
+    assert!(yes.asked.borrow().is_empty(), "HMAC secrets never leave Rust");
+}
