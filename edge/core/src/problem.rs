@@ -32,6 +32,8 @@ pub enum EdgeError {
     Misconfigured,
     #[error("{0}")]
     Auth(crate::auth::AuthError),
+    #[error("{0}")]
+    Login(crate::auth::oidc::LoginError),
 }
 
 impl EdgeError {
@@ -46,6 +48,8 @@ impl EdgeError {
             EdgeError::OriginTimeout => StatusCode::GATEWAY_TIMEOUT,
             EdgeError::Misconfigured => StatusCode::INTERNAL_SERVER_ERROR,
             EdgeError::Auth(a) => a.status(),
+            EdgeError::Login(crate::auth::oidc::LoginError::Unavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
+            EdgeError::Login(_) => StatusCode::BAD_REQUEST,
         }
     }
 
@@ -62,7 +66,9 @@ impl EdgeError {
             EdgeError::Misconfigured => "edge-misconfigured",
             EdgeError::Auth(crate::auth::AuthError::InsufficientScope(_)) => "insufficient-scope",
             EdgeError::Auth(crate::auth::AuthError::Unavailable(_)) => "auth-unavailable",
+            EdgeError::Auth(crate::auth::AuthError::NoSession(_)) => "no-session",
             EdgeError::Auth(_) => "unauthorized",
+            EdgeError::Login(_) => "login-failed",
         }
     }
 

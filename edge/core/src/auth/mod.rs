@@ -9,6 +9,7 @@
 //! - API-key verdicts, positive and negative, like API Gateway's authorizer cache.
 
 pub mod jwt;
+pub mod oidc;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -43,10 +44,13 @@ const JWKS_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Identity {
     pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// `Set-Cookie` values for the response (a renewed session).
+    pub set_cookies: Vec<HeaderValue>,
 }
 
 impl Identity {
     fn merge(&mut self, other: Identity) {
+        self.set_cookies.extend(other.set_cookies);
         for (k, v) in other.headers {
             if !self.headers.iter().any(|(h, _)| *h == k) {
                 self.headers.push((k, v));
@@ -69,6 +73,8 @@ pub enum AuthError {
     /// Keys could not be had (JWKS endpoint down with nothing cached, key lookup failing).
     #[error("{0}")]
     Unavailable(String),
+    #[error("{0}")]
+    NoSession(&'static str),
 }
 
 impl AuthError {
@@ -76,7 +82,7 @@ impl AuthError {
     /// missing credential.
     fn rank(&self) -> u8 {
         match self {
-            AuthError::InvalidToken(JwtError::Missing) | AuthError::MissingApiKey => 0,
+            AuthError::InvalidToken(JwtError::Missing) | AuthError::MissingApiKey | AuthError::NoSession("no session") => 0,
             // Another provider's token: says least about what went wrong.
             AuthError::InvalidToken(JwtError::Issuer) => 1,
             AuthError::Unavailable(_) => 2,
@@ -87,6 +93,7 @@ impl AuthError {
     pub fn status(&self) -> StatusCode {
         match self {
             AuthError::InsufficientScope(_) => StatusCode::FORBIDDEN,
+            AuthError::NoSession(_) => StatusCode::UNAUTHORIZED,
             AuthError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::UNAUTHORIZED,
         }
@@ -101,6 +108,7 @@ impl AuthError {
             }
             AuthError::MissingApiKey | AuthError::InvalidApiKey => Some("ApiKey realm=\"verge\"".to_owned()),
             AuthError::Unavailable(_) => None,
+            AuthError::NoSession(_) => Some("Session realm=\"verge\", login=\"/auth/login\"".to_owned()),
         }
     }
 }
@@ -141,6 +149,64 @@ pub(crate) fn resolve(cfg: &AuthConfig, lookup: crate::target::Lookup<'_>) -> Re
         .collect()
 }
 
+/// Resolves `[auth.oidc]` and adds the ID-token provider (issuer, audience = client id, keys
+/// from the discovery document's `jwks_uri`) to `providers`.
+pub(crate) fn resolve_oidc(
+    cfg: &AuthConfig,
+    lookup: crate::target::Lookup<'_>,
+    providers: &mut Vec<ResolvedProvider>,
+) -> Result<Option<oidc::ResolvedOidc>, StartupError> {
+    let Some(o) = &cfg.oidc else { return Ok(None) };
+    let missing = |name: &str, kind| StartupError::Missing { origin: "[auth.oidc]".into(), kind, name: name.to_owned() };
+    let setting = |s: &crate::config::Setting| -> Result<String, StartupError> {
+        match s {
+            crate::config::Setting::Literal(v) => Ok(v.clone()),
+            crate::config::Setting::Env { name, default } => {
+                lookup(&Reference::Env(name.clone())).or_else(|| default.clone()).ok_or_else(|| missing(name, "environment variable"))
+            }
+        }
+    };
+    let get = |r: &Reference| lookup(r).ok_or_else(|| missing(r.name(), "secret"));
+    let issuer = setting(&o.issuer)?;
+    let client_id = setting(&o.client_id)?;
+    let public_url = match &o.public_url {
+        Some(crate::config::Setting::Env { name, default }) => lookup(&Reference::Env(name.clone())).or_else(|| default.clone()),
+        Some(crate::config::Setting::Literal(v)) => Some(v.clone()),
+        None => None,
+    };
+    let provider = providers.len();
+    providers.push(ResolvedProvider {
+        cfg: JwtProvider {
+            name: "oidc-login".into(),
+            issuer: issuer.trim_end_matches('/').to_owned(),
+            audiences: vec![client_id.clone()],
+            jwks_url: None,
+            inline_jwks: None,
+            hs256_secret: None,
+            algorithms: vec![jwt::Alg::Rs256, jwt::Alg::Es256, jwt::Alg::EdDsa],
+            clock_skew: Duration::from_secs(60),
+            token: TokenSource::Bearer,
+            forward_claims: Vec::new(),
+            forward_token: false,
+            jwks_min_ttl: Duration::from_secs(60),
+            jwks_max_ttl: Duration::from_secs(86_400),
+            jwks_refetch_interval: Duration::from_secs(30),
+        },
+        jwks_url: None,
+        static_keys: Vec::new(),
+    });
+    Ok(Some(oidc::ResolvedOidc {
+        issuer: issuer.trim_end_matches('/').to_owned(),
+        client_id,
+        client_secret: o.client_secret.as_ref().map(get).transpose()?,
+        scopes: o.scopes.clone(),
+        session_ttl: o.session_ttl,
+        public_url,
+        provider,
+        key: oidc::ResolvedOidc::session_key(&get(&o.session_secret)?),
+    }))
+}
+
 #[derive(Debug)]
 struct JwksEntry {
     keys: Arc<Vec<Jwk>>,
@@ -160,6 +226,9 @@ struct CachedToken {
 #[derive(Debug, Default)]
 pub struct AuthState {
     jwks: Mutex<HashMap<usize, JwksEntry>>,
+    /// The OIDC issuer's `jwks_uri`, once its discovery document has been read.
+    pub(crate) discovered_jwks_uri: Mutex<Option<String>>,
+    pub(crate) discovery: Mutex<Option<(oidc::Discovery, SystemTime)>>,
     tokens: Mutex<HashMap<[u8; 32], CachedToken>>,
     api_keys: Mutex<HashMap<String, (Option<Identity>, SystemTime)>>,
     /// Counters for tests and benchmarks: signatures verified, JWKS fetches made.
@@ -189,6 +258,8 @@ fn sweep<K: Clone + Eq + std::hash::Hash, V>(map: &mut HashMap<K, V>, now: Syste
 /// Everything one evaluation needs.
 pub struct Authenticator<'a, U: Upstream, V: jwt::Verifier> {
     pub verifier: &'a V,
+    pub oidc: Option<&'a oidc::ResolvedOidc>,
+    pub entropy: [u8; 16],
     pub providers: &'a [ResolvedProvider],
     pub api_key: Option<&'a crate::config::auth::ApiKeyConfig>,
     pub origins: &'a [ResolvedOrigin],
@@ -207,6 +278,7 @@ impl<U: Upstream, V: jwt::Verifier> Authenticator<'_, U, V> {
             match rule {
                 AuthRule::None => Ok(Identity::default()),
                 AuthRule::ApiKey => self.api_key(headers).await,
+                AuthRule::Session => self.session(headers).await,
                 AuthRule::Jwt { providers, scopes } => self.jwt_any(providers, scopes, headers).await,
                 AuthRule::AnyOf(rules) => {
                     let mut worst: Option<AuthError> = None;
@@ -256,7 +328,22 @@ impl<U: Upstream, V: jwt::Verifier> Authenticator<'_, U, V> {
                 return Ok((c.identity.clone(), c.scopes.clone()));
             }
         }
-        let parsed = jwt::parse(&token).map_err(AuthError::InvalidToken)?;
+        let (identity, scopes, _, exp) = self.verify_token(index, &token).await?;
+        let expires = UNIX_EPOCH + Duration::from_secs(exp);
+        let mut cache = lock(&self.state.tokens);
+        sweep(&mut cache, self.now, |c| c.expires);
+        cache.insert(fp, CachedToken { provider: index, identity: identity.clone(), scopes: scopes.clone(), expires });
+        Ok((identity, scopes))
+    }
+
+    /// Verifies a token for provider `index`: identity headers, scopes, the claims, `exp`.
+    pub(crate) async fn verify_token(
+        &self,
+        index: usize,
+        token: &str,
+    ) -> Result<(Identity, Vec<String>, serde_json::Value, u64), AuthError> {
+        let p = &self.providers[index];
+        let parsed = jwt::parse(token).map_err(AuthError::InvalidToken)?;
         // Providers are told apart by issuer (as Envoy does): another issuer's token is not this
         // provider's to judge, and is refused before any key work.
         if parsed.payload["iss"].as_str() != Some(p.cfg.issuer.as_str()) {
@@ -306,22 +393,20 @@ impl<U: Upstream, V: jwt::Verifier> Authenticator<'_, U, V> {
             }
         }
         if p.cfg.forward_token {
-            if let Ok(v) = HeaderValue::from_str(&token) {
+            if let Ok(v) = HeaderValue::from_str(token) {
                 identity.headers.push((HeaderName::from_static(TOKEN), v));
             }
         }
-        let expires = UNIX_EPOCH + Duration::from_secs(exp);
-        let mut cache = lock(&self.state.tokens);
-        sweep(&mut cache, self.now, |c| c.expires);
-        cache.insert(fp, CachedToken { provider: index, identity: identity.clone(), scopes: scopes.clone(), expires });
-        Ok((identity, scopes))
+        Ok((identity, scopes, parsed.payload, exp))
     }
 
     /// The provider's keys: cached, or fetched (once) when stale or `refetch`; the stale set keeps
     /// serving while the endpoint fails. Returns whether this call fetched.
     async fn keys(&self, index: usize, refetch: bool) -> Result<(Arc<Vec<Jwk>>, bool), AuthError> {
         let p = &self.providers[index];
-        let Some(url) = &p.jwks_url else {
+        // The login provider's JWKS location comes from its discovery document.
+        let discovered = if self.oidc.is_some_and(|o| o.provider == index) { lock(&self.state.discovered_jwks_uri).clone() } else { None };
+        let Some(url) = p.jwks_url.as_ref().or(discovered.as_ref()) else {
             return Ok((Arc::new(Vec::new()), false));
         };
         let (cached, may_fetch) = {

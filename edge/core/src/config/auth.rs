@@ -28,6 +28,7 @@ use crate::auth::jwt::{parse_jwks, Alg};
 pub struct AuthConfig {
     pub jwt: Vec<JwtProvider>,
     pub api_key: Option<ApiKeyConfig>,
+    pub oidc: Option<OidcConfig>,
     /// Providers and sections that are present but invalid (already reported): behaviours that
     /// use them are not reported again.
     broken: Vec<String>,
@@ -74,6 +75,20 @@ pub struct ApiKeyConfig {
     pub negative_ttl: Duration,
 }
 
+/// OIDC login at the edge (`[auth.oidc]`).
+#[derive(Debug, Clone)]
+pub struct OidcConfig {
+    pub issuer: Setting,
+    pub client_id: Setting,
+    pub client_secret: Option<Reference>,
+    /// Seals the session cookie (any secret of 32 or more characters).
+    pub session_secret: Reference,
+    pub scopes: Vec<String>,
+    pub session_ttl: Duration,
+    /// The edge's public base URL, for the redirect URI; without it, taken from `Host`.
+    pub public_url: Option<Setting>,
+}
+
 /// What a behaviour requires.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthRule {
@@ -85,6 +100,8 @@ pub enum AuthRule {
         scopes: Vec<String>,
     },
     ApiKey,
+    /// A session from the edge's OIDC login.
+    Session,
     AnyOf(Vec<AuthRule>),
     AllOf(Vec<AuthRule>),
 }
@@ -141,7 +158,7 @@ fn secs(ck: &mut Checker<'_>, f: &mut Fields<'_, '_>, key: &str, default: u64, m
 /// The section as far as it is valid, and whether all of it is.
 pub(super) fn parse_auth(ck: &mut Checker<'_>, node: Node<'_, '_>, origins: &[Origin]) -> (AuthConfig, bool) {
     let Some(table) = ck.table(node, "[auth]") else { return (AuthConfig::default(), false) };
-    let mut f = Fields::new(ck, table, "[auth]", &["jwt", "api_key"]);
+    let mut f = Fields::new(ck, table, "[auth]", &["jwt", "api_key", "oidc"]);
     let mut cfg = AuthConfig::default();
     let mut ok = true;
     if let Some(n) = f.take("jwt") {
@@ -170,7 +187,59 @@ pub(super) fn parse_auth(ck: &mut Checker<'_>, node: Node<'_, '_>, origins: &[Or
             }
         }
     }
+    if let Some(n) = f.take("oidc") {
+        match parse_oidc(ck, n) {
+            Some(o) => cfg.oidc = Some(o),
+            None => {
+                cfg.broken.push("oidc".to_owned());
+                ok = false;
+            }
+        }
+    }
     (cfg, ok)
+}
+
+fn parse_oidc(ck: &mut Checker<'_>, node: Node<'_, '_>) -> Option<OidcConfig> {
+    let table = ck.table(node, "[auth.oidc]")?;
+    let mut f = Fields::new(
+        ck,
+        table,
+        "[auth.oidc]",
+        &["issuer", "client_id", "client_secret", "session_secret", "scopes", "session_ttl_s", "public_url"],
+    );
+    let issuer = f.require(ck, "issuer", "issuer = \"https://id.example.com\"").and_then(|n| ck.setting(n, SettingKind::Url));
+    let client_id = f.require(ck, "client_id", "client_id = \"verge-web\"").and_then(|n| ck.setting(n, SettingKind::Text));
+    let client_secret = match f.take("client_secret") {
+        Some(n) => Some(ck.reference(n)?),
+        None => None,
+    };
+    let session_secret =
+        f.require(ck, "session_secret", "session_secret = { secret = \"VERGE_SESSION_SECRET\" }").and_then(|n| ck.reference(n));
+    let scopes = match f.take("scopes") {
+        Some(n) => {
+            let s = strings(ck, n, "scopes")?;
+            if !s.iter().any(|x| x == "openid") {
+                ck.error(n.span, "scopes must include openid", "add \"openid\" (and \"offline_access\" for refresh tokens)");
+                return None;
+            }
+            Some(s)
+        }
+        None => Some(vec!["openid".into(), "email".into(), "profile".into(), "offline_access".into()]),
+    };
+    let session_ttl = secs(ck, &mut f, "session_ttl_s", 8 * 3600, 30 * 86_400);
+    let public_url = match f.take("public_url") {
+        Some(n) => Some(ck.setting(n, SettingKind::Url)?),
+        None => None,
+    };
+    Some(OidcConfig {
+        issuer: issuer?,
+        client_id: client_id?,
+        client_secret,
+        session_secret: session_secret?,
+        scopes: scopes?,
+        session_ttl: session_ttl?,
+        public_url,
+    })
 }
 
 fn parse_provider(ck: &mut Checker<'_>, name: &str, node: Node<'_, '_>) -> Option<JwtProvider> {
@@ -358,6 +427,16 @@ pub(super) fn parse_rule(ck: &mut Checker<'_>, n: Node<'_, '_>, auth: &AuthConfi
             "none" => Some(AuthRule::None),
             "api_key" if auth.api_key.is_some() => Some(AuthRule::ApiKey),
             "api_key" if auth.broken.iter().any(|b| b == "api_key") => None,
+            "session" if auth.oidc.is_some() => Some(AuthRule::Session),
+            "session" if auth.broken.iter().any(|b| b == "oidc") => None,
+            "session" => {
+                ck.error(
+                    n.span,
+                    "auth = \"session\" but there is no [auth.oidc]",
+                    "add [auth.oidc] with issuer, client_id and session_secret",
+                );
+                None
+            }
             "api_key" => {
                 ck.error(n.span, "auth = \"api_key\" but there is no [auth.api_key]", "add [auth.api_key] with origin = \"NAME\"");
                 None

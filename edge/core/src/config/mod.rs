@@ -164,6 +164,15 @@ impl EdgeConfig {
             }
             out.extend(p.hs256_secret.as_ref().map(Reference::name));
         }
+        if let Some(o) = &self.auth.oidc {
+            for setting in [Some(&o.issuer), Some(&o.client_id), o.public_url.as_ref()].into_iter().flatten() {
+                if let Setting::Env { name, .. } = setting {
+                    out.push(name);
+                }
+            }
+            out.push(o.session_secret.name());
+            out.extend(o.client_secret.as_ref().map(Reference::name));
+        }
         out.sort_unstable();
         out.dedup();
         out

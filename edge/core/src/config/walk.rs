@@ -73,6 +73,7 @@ fn type_name(v: &DeValue<'_>) -> &'static str {
 
 pub(crate) enum SettingKind {
     Url,
+    Text,
 }
 
 /// Collects diagnostics while the tree is walked.
@@ -244,6 +245,7 @@ impl<'i> Checker<'i> {
             DeValue::String(s) => {
                 let s = s.to_string();
                 match kind {
+                    SettingKind::Text => {}
                     SettingKind::Url => {
                         if let Err(why) = check_base_url(&s) {
                             self.error(
@@ -263,7 +265,7 @@ impl<'i> Checker<'i> {
                 let default = match f.take("default") {
                     Some(d) => {
                         let s = self.string(d)?;
-                        if let Err(why) = check_base_url(&s) {
+                        if let (SettingKind::Url, Err(why)) = (&kind, check_base_url(&s)) {
                             self.error(
                                 d.span,
                                 format!("{s:?} is not a usable base URL: {why}"),

@@ -1,0 +1,430 @@
+//! OIDC login at the edge (backend-for-frontend): the authorization code flow with PKCE (S256),
+//! `state` and `nonce`, and one encrypted session cookie. Tokens never reach page scripts: the
+//! access and refresh tokens live only inside the sealed, `HttpOnly` cookie.
+//!
+//! - `GET /auth/login?return_to=/path`: seals `{state, nonce, verifier, return_to}` into a
+//!   short-lived `__Host-verge-login` cookie and redirects to the issuer.
+//! - `GET /auth/callback`: checks `state`, exchanges the code (with the verifier), validates the
+//!   ID token (signature via the issuer's JWKS, `iss`, `aud`, `exp`, `nonce`), sets
+//!   `__Host-verge-session` and redirects to `return_to` (same-origin paths only).
+//! - `GET /auth/me`: the user's public profile; `GET|POST /auth/logout`: clears the session and
+//!   ends the issuer's where it offers `end_session_endpoint`.
+//! - `auth = "session"` on a behaviour: the session's identity, renewed with the refresh token
+//!   shortly before the access token expires.
+//!
+//! Cookies are AES-256-GCM sealed with a key derived from the configured session secret; each
+//! kind has its own associated data, so a login cookie cannot pass as a session.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aes_gcm_siv_like::{open, seal};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use bytes::Bytes;
+use http::{header, HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use super::{lock, AuthError, Authenticator, Identity};
+use crate::upstream::{OriginTimeout, Upstream};
+
+pub const SESSION_COOKIE: &str = "__Host-verge-session";
+pub const LOGIN_COOKIE: &str = "__Host-verge-login";
+/// How long a login may take between `/auth/login` and the callback.
+const LOGIN_TTL: Duration = Duration::from_secs(600);
+/// Renew the access token this long before it expires.
+const REFRESH_AHEAD: Duration = Duration::from_secs(60);
+const DISCOVERY_TTL: Duration = Duration::from_secs(3600);
+const IDP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The login settings with references resolved.
+#[derive(Clone)]
+pub struct ResolvedOidc {
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: Option<String>,
+    pub scopes: Vec<String>,
+    pub session_ttl: Duration,
+    pub public_url: Option<String>,
+    /// Index of the ID-token provider among the JWT providers.
+    pub provider: usize,
+    pub(crate) key: [u8; 32],
+}
+
+impl std::fmt::Debug for ResolvedOidc {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResolvedOidc").field("issuer", &self.issuer).field("client_id", &self.client_id).finish_non_exhaustive()
+    }
+}
+
+impl ResolvedOidc {
+    /// The cookie-sealing key for a configured session secret.
+    pub fn session_key(secret: &str) -> [u8; 32] {
+        Sha256::digest(format!("verge session key v1\n{secret}").as_bytes()).into()
+    }
+}
+
+/// The issuer's discovery document, as far as the edge uses it.
+#[derive(Debug, Clone)]
+pub struct Discovery {
+    pub authorization_endpoint: String,
+    pub token_endpoint: String,
+    pub jwks_uri: String,
+    pub end_session_endpoint: Option<String>,
+}
+
+/// AES-256-GCM sealing of cookie payloads (nonce || ciphertext, base64url).
+mod aes_gcm_siv_like {
+    use aes_gcm::aead::{Aead, KeyInit, Payload};
+    use aes_gcm::{Aes256Gcm, Key, Nonce};
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+
+    pub fn seal(key: &[u8; 32], nonce: [u8; 12], msg: &[u8], aad: &[u8]) -> String {
+        let c = Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(key));
+        let mut out = nonce.to_vec();
+        out.extend(c.encrypt(Nonce::from_slice(&nonce), Payload { msg, aad }).unwrap_or_default());
+        URL_SAFE_NO_PAD.encode(out)
+    }
+
+    pub fn open(key: &[u8; 32], sealed: &str, aad: &[u8]) -> Option<Vec<u8>> {
+        let raw = URL_SAFE_NO_PAD.decode(sealed).ok()?;
+        if raw.len() < 12 + 16 {
+            return None;
+        }
+        let c = Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(key));
+        c.decrypt(Nonce::from_slice(&raw[..12]), Payload { msg: &raw[12..], aad }).ok()
+    }
+}
+
+fn secs(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs()
+}
+
+/// Per-request randomness stretched for several uses: HMAC-SHA256(session key, entropy || label).
+fn derive(o: &ResolvedOidc, entropy: [u8; 16], label: &str) -> [u8; 32] {
+    use hmac::Mac;
+    let mut m = hmac::Hmac::<Sha256>::new_from_slice(&o.key).expect("any key length");
+    m.update(&entropy);
+    m.update(label.as_bytes());
+    m.finalize().into_bytes().into()
+}
+
+fn nonce12(o: &ResolvedOidc, entropy: [u8; 16], label: &str) -> [u8; 12] {
+    let d = derive(o, entropy, label);
+    let mut n = [0u8; 12];
+    n.copy_from_slice(&d[..12]);
+    n
+}
+
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|c| c.trim().strip_prefix(name)?.strip_prefix('=').map(str::to_owned))
+}
+
+fn set_cookie(name: &str, value: &str, max_age: u64) -> HeaderValue {
+    // __Host-: Secure, Path=/, no Domain. Lax lets the issuer's redirect back carry it.
+    HeaderValue::from_str(&format!("{name}={value}; Path=/; Max-Age={max_age}; HttpOnly; Secure; SameSite=Lax"))
+        .unwrap_or(HeaderValue::from_static(""))
+}
+
+fn clear_cookie(name: &str) -> HeaderValue {
+    set_cookie(name, "", 0)
+}
+
+/// A same-origin path to return to after login: `/...` but not `//host` or `/\host`.
+pub fn safe_return_to(v: Option<&str>) -> String {
+    match v {
+        Some(p)
+            if p.starts_with('/')
+                && !p.starts_with("//")
+                && !p.starts_with("/\\")
+                && p.len() <= 2048
+                && p.bytes().all(|b| b.is_ascii_graphic()) =>
+        {
+            p.to_owned()
+        }
+        _ => "/".to_owned(),
+    }
+}
+
+fn query_param(query: Option<&str>, name: &str) -> Option<String> {
+    query?.split('&').find_map(|kv| {
+        let (k, v) = kv.split_once('=')?;
+        (k == name).then(|| percent_encoding::percent_decode_str(&v.replace('+', " ")).decode_utf8_lossy().into_owned())
+    })
+}
+
+/// Form and query encoding: everything but RFC 3986's unreserved characters.
+const QUERY_ESCAPE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
+fn enc(v: &str) -> String {
+    percent_encoding::utf8_percent_encode(v, QUERY_ESCAPE).to_string()
+}
+
+fn redirect(location: &str, cookies: Vec<HeaderValue>) -> Response<Bytes> {
+    let mut r = Response::new(Bytes::new());
+    *r.status_mut() = StatusCode::SEE_OTHER;
+    if let Ok(v) = HeaderValue::from_str(location) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    for c in cookies {
+        r.headers_mut().append(header::SET_COOKIE, c);
+    }
+    r
+}
+
+/// Why a login step failed; each answers 400 with a problem body (or 503 for the issuer).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LoginError {
+    #[error("the login has expired or was started elsewhere; start again at /auth/login")]
+    NoLoginState,
+    #[error("the login state does not match; start again at /auth/login")]
+    StateMismatch,
+    #[error("the identity provider refused the login: {0}")]
+    Refused(String),
+    #[error("the identity provider rejected the authorization code")]
+    CodeRejected,
+    #[error("the ID token is not valid: {0}")]
+    BadIdToken(String),
+    #[error("the identity provider is unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl<U: Upstream, V: super::jwt::Verifier> Authenticator<'_, U, V> {
+    async fn discovery(&self, o: &ResolvedOidc) -> Result<Discovery, LoginError> {
+        if let Some((d, until)) = lock(&self.state.discovery).clone() {
+            if until > self.now {
+                return Ok(d);
+            }
+        }
+        let url = format!("{}/.well-known/openid-configuration", o.issuer);
+        let req = Request::get(url)
+            .extension(OriginTimeout(IDP_TIMEOUT))
+            .body(Bytes::new())
+            .map_err(|e| LoginError::Unavailable(e.to_string()))?;
+        let resp = self.up.send(req).await.map_err(|e| LoginError::Unavailable(e.to_string()))?;
+        let v: Value =
+            serde_json::from_slice(resp.body()).map_err(|_| LoginError::Unavailable("the discovery document is not JSON".into()))?;
+        if v["issuer"].as_str().map(|i| i.trim_end_matches('/')) != Some(o.issuer.as_str()) {
+            return Err(LoginError::Unavailable("the discovery document names another issuer".into()));
+        }
+        let field =
+            |k: &str| v[k].as_str().map(str::to_owned).ok_or_else(|| LoginError::Unavailable(format!("the discovery document has no {k}")));
+        let d = Discovery {
+            authorization_endpoint: field("authorization_endpoint")?,
+            token_endpoint: field("token_endpoint")?,
+            jwks_uri: field("jwks_uri")?,
+            end_session_endpoint: v["end_session_endpoint"].as_str().map(str::to_owned),
+        };
+        *lock(&self.state.discovered_jwks_uri) = Some(d.jwks_uri.clone());
+        *lock(&self.state.discovery) = Some((d.clone(), self.now + DISCOVERY_TTL));
+        Ok(d)
+    }
+
+    fn redirect_uri(o: &ResolvedOidc, headers: &HeaderMap) -> String {
+        let base = o.public_url.clone().unwrap_or_else(|| {
+            let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+            let local = host.starts_with("127.0.0.1") || host.starts_with("localhost") || host.starts_with("[::1]");
+            format!("{}://{host}", if local { "http" } else { "https" })
+        });
+        format!("{}/auth/callback", base.trim_end_matches('/'))
+    }
+
+    /// Answers `/auth/*` when login is configured; `None` for other paths.
+    pub async fn login_route(&self, path: &str, query: Option<&str>, headers: &HeaderMap) -> Option<Result<Response<Bytes>, LoginError>> {
+        let o = self.oidc?;
+        Some(match path {
+            "/auth/login" => self.login(o, query, headers).await,
+            "/auth/callback" => self.callback(o, query, headers).await,
+            "/auth/me" => Ok(self.me(o, headers).await),
+            "/auth/logout" => self.logout(o).await,
+            _ => return None,
+        })
+    }
+
+    async fn login(&self, o: &ResolvedOidc, query: Option<&str>, headers: &HeaderMap) -> Result<Response<Bytes>, LoginError> {
+        let d = self.discovery(o).await?;
+        let state = URL_SAFE_NO_PAD.encode(&derive(o, self.entropy, "state")[..16]);
+        let nonce = URL_SAFE_NO_PAD.encode(&derive(o, self.entropy, "nonce")[..16]);
+        let verifier = URL_SAFE_NO_PAD.encode(derive(o, self.entropy, "verifier"));
+        let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+        let return_to = safe_return_to(query_param(query, "return_to").as_deref());
+        let login = json!({ "s": state, "n": nonce, "v": verifier, "r": return_to, "x": secs(self.now + LOGIN_TTL) });
+        let sealed = seal(&o.key, nonce12(o, self.entropy, "login-cookie"), login.to_string().as_bytes(), b"verge login v1");
+        let redirect_uri = Self::redirect_uri(o, headers);
+        let sep = if d.authorization_endpoint.contains('?') { '&' } else { '?' };
+        let location = format!(
+            "{}{sep}response_type=code&client_id={}&redirect_uri={}&scope={}&state={state}&nonce={nonce}&code_challenge={challenge}&code_challenge_method=S256",
+            d.authorization_endpoint,
+            enc(&o.client_id),
+            enc(&redirect_uri),
+            enc(&o.scopes.join(" ")),
+        );
+        Ok(redirect(&location, vec![set_cookie(LOGIN_COOKIE, &sealed, LOGIN_TTL.as_secs())]))
+    }
+
+    async fn token_request(&self, o: &ResolvedOidc, d: &Discovery, form: &str) -> Result<Value, Option<u16>> {
+        let mut b = Request::post(&d.token_endpoint)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::ACCEPT, "application/json")
+            .extension(OriginTimeout(IDP_TIMEOUT));
+        let mut body = format!("{form}&client_id={}", enc(&o.client_id));
+        match &o.client_secret {
+            Some(secret) => {
+                let basic = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", enc(&o.client_id), enc(secret)));
+                b = b.header(header::AUTHORIZATION, format!("Basic {basic}"));
+            }
+            None => body.push_str(""),
+        }
+        let req = b.body(Bytes::from(body)).map_err(|_| None)?;
+        let resp = self.up.send(req).await.map_err(|_| None)?;
+        if !resp.status().is_success() {
+            return Err(Some(resp.status().as_u16()));
+        }
+        serde_json::from_slice(resp.body()).map_err(|_| None)
+    }
+
+    async fn callback(&self, o: &ResolvedOidc, query: Option<&str>, headers: &HeaderMap) -> Result<Response<Bytes>, LoginError> {
+        let sealed = cookie(headers, LOGIN_COOKIE).ok_or(LoginError::NoLoginState)?;
+        let login: Value =
+            open(&o.key, &sealed, b"verge login v1").and_then(|p| serde_json::from_slice(&p).ok()).ok_or(LoginError::NoLoginState)?;
+        if login["x"].as_u64().unwrap_or(0) <= secs(self.now) {
+            return Err(LoginError::NoLoginState);
+        }
+        if let Some(e) = query_param(query, "error") {
+            return Err(LoginError::Refused(e.chars().filter(char::is_ascii_alphanumeric).chain(std::iter::empty()).take(64).collect()));
+        }
+        let state = query_param(query, "state").unwrap_or_default();
+        let expected = login["s"].as_str().unwrap_or("");
+        if state.is_empty() || !bool::from(state.as_bytes().ct_eq(expected.as_bytes())) {
+            return Err(LoginError::StateMismatch);
+        }
+        let code = query_param(query, "code").ok_or(LoginError::CodeRejected)?;
+        let d = self.discovery(o).await?;
+        let form = format!(
+            "grant_type=authorization_code&code={}&redirect_uri={}&code_verifier={}",
+            enc(&code),
+            enc(&Self::redirect_uri(o, headers)),
+            enc(login["v"].as_str().unwrap_or("")),
+        );
+        let tokens = self.token_request(o, &d, &form).await.map_err(|status| match status {
+            Some(s) if s < 500 => LoginError::CodeRejected,
+            _ => LoginError::Unavailable("the token endpoint failed".into()),
+        })?;
+        let id_token = tokens["id_token"].as_str().ok_or_else(|| LoginError::BadIdToken("none was returned".into()))?;
+        let (_, _, claims, _) = self.verify_token(o.provider, id_token).await.map_err(|e| LoginError::BadIdToken(e.to_string()))?;
+        if claims["nonce"].as_str() != login["n"].as_str() {
+            return Err(LoginError::BadIdToken("the nonce does not match".into()));
+        }
+        let session = self.new_session(o, &claims, &tokens, self.now + o.session_ttl);
+        let return_to = safe_return_to(login["r"].as_str());
+        Ok(redirect(&return_to, vec![session, clear_cookie(LOGIN_COOKIE)]))
+    }
+
+    fn new_session(&self, o: &ResolvedOidc, claims: &Value, tokens: &Value, session_end: SystemTime) -> HeaderValue {
+        let expires_in = tokens["expires_in"].as_u64().unwrap_or(300);
+        let s = json!({
+            "sub": claims["sub"], "email": claims["email"], "name": claims["name"],
+            "at": tokens["access_token"], "rt": tokens["refresh_token"],
+            "ax": secs(self.now) + expires_in, "sx": secs(session_end),
+        });
+        let sealed = seal(&o.key, nonce12(o, self.entropy, "session-cookie"), s.to_string().as_bytes(), b"verge session v1");
+        set_cookie(SESSION_COOKIE, &sealed, secs(session_end).saturating_sub(secs(self.now)))
+    }
+
+    /// The session in the request, if it opens and has not ended.
+    fn open_session(&self, o: &ResolvedOidc, headers: &HeaderMap) -> Result<Value, AuthError> {
+        let sealed = cookie(headers, SESSION_COOKIE).ok_or(AuthError::NoSession("no session"))?;
+        let s: Value = open(&o.key, &sealed, b"verge session v1")
+            .and_then(|p| serde_json::from_slice(&p).ok())
+            .ok_or(AuthError::NoSession("the session is not valid"))?;
+        if s["sx"].as_u64().unwrap_or(0) <= secs(self.now) {
+            return Err(AuthError::NoSession("the session has expired"));
+        }
+        Ok(s)
+    }
+
+    /// `auth = "session"`: the session's identity, renewed with the refresh token when the access
+    /// token is about to expire. A session whose renewal the issuer refuses has ended.
+    pub(super) async fn session(&self, headers: &HeaderMap) -> Result<Identity, AuthError> {
+        let o = self.oidc.ok_or(AuthError::NoSession("no session"))?;
+        let s = self.open_session(o, headers)?;
+        let mut identity = Identity::default();
+        if s["ax"].as_u64().unwrap_or(0) <= secs(self.now + REFRESH_AHEAD) {
+            let rt = s["rt"].as_str().ok_or(AuthError::NoSession("the session has expired"))?;
+            let d = self.discovery(o).await.map_err(|e| AuthError::Unavailable(e.to_string()))?;
+            let tokens =
+                self.token_request(o, &d, &format!("grant_type=refresh_token&refresh_token={}", enc(rt))).await.map_err(|status| {
+                    match status {
+                        Some(s) if s < 500 => AuthError::NoSession("the session has expired"),
+                        _ => AuthError::Unavailable("the identity provider is unavailable".into()),
+                    }
+                })?;
+            let mut tokens = tokens;
+            if tokens["refresh_token"].is_null() {
+                tokens["refresh_token"] = s["rt"].clone();
+            }
+            let session_end = UNIX_EPOCH + Duration::from_secs(s["sx"].as_u64().unwrap_or(0));
+            identity.set_cookies.push(self.new_session(o, &s, &tokens, session_end));
+        }
+        for (name, claim) in [(super::USER, "sub"), ("x-verge-email", "email")] {
+            if let Some(v) = s[claim].as_str().and_then(|v| HeaderValue::from_str(v).ok()) {
+                identity.headers.push((HeaderName::from_static(name), v));
+            }
+        }
+        Ok(identity)
+    }
+
+    async fn me(&self, o: &ResolvedOidc, headers: &HeaderMap) -> Response<Bytes> {
+        match self.open_session(o, headers) {
+            Ok(s) => {
+                let body = json!({ "sub": s["sub"], "email": s["email"], "name": s["name"], "session_expires_at": s["sx"] });
+                let mut r = Response::new(Bytes::from(body.to_string()));
+                r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                r
+            }
+            Err(e) => crate::problem::EdgeError::Auth(e).into_response(self.request_id),
+        }
+    }
+
+    async fn logout(&self, o: &ResolvedOidc) -> Result<Response<Bytes>, LoginError> {
+        let cookies = vec![clear_cookie(SESSION_COOKIE)];
+        let location = match self.discovery(o).await.ok().and_then(|d| d.end_session_endpoint) {
+            Some(end) => format!("{end}{}client_id={}", if end.contains('?') { '&' } else { '?' }, enc(&o.client_id)),
+            None => "/".to_owned(),
+        };
+        Ok(redirect(&location, cookies))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn return_to_is_same_origin_only() {
+        assert_eq!(safe_return_to(Some("/stats?x=1")), "/stats?x=1");
+        for bad in ["//evil.example", "/\\evil.example", "https://evil.example", "javascript:alert(1)", "/a b"] {
+            assert_eq!(safe_return_to(Some(bad)), "/", "{bad}");
+        }
+        assert_eq!(safe_return_to(None), "/");
+    }
+
+    #[test]
+    fn sealed_cookies_only_open_with_their_key_and_kind() {
+        let k = [1u8; 32];
+        let s = seal(&k, [2; 12], b"{\"at\":\"secret-access-token\"}", b"verge session v1");
+        assert!(!s.contains("secret"));
+        assert!(open(&k, &s, b"verge session v1").is_some());
+        assert!(open(&k, &s, b"verge login v1").is_none(), "a session cannot pass as a login cookie");
+        assert!(open(&[3u8; 32], &s, b"verge session v1").is_none());
+    }
+}

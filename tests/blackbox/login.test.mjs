@@ -1,0 +1,148 @@
+// OIDC login at the edge, driven over HTTP against a real OpenID provider (oidc-provider, run by
+// the stack), on both runtimes: PKCE login, the session cookie, /auth/me, session-protected API
+// calls, a tampered state, a replayed code, renewal with the refresh token, logout.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { raw, startStack } from './stack.mjs';
+
+let env;
+before(async () => {
+  env = await startStack();
+});
+after(async () => {
+  await env?.stop();
+});
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const split = (url) => {
+  const u = new URL(url);
+  return [`${u.protocol}//${u.host}`, `${u.pathname}${u.search}`];
+};
+const cookiesOf = (r) => [].concat(r.headers['set-cookie'] ?? []);
+const store = (jar, r) => {
+  for (const c of cookiesOf(r)) {
+    const [pair] = c.split(';');
+    const i = pair.indexOf('=');
+    const [name, value] = [pair.slice(0, i), pair.slice(i + 1)];
+    if (value === '' || /Max-Age=0/i.test(c)) jar.delete(name);
+    else jar.set(name, value);
+  }
+};
+const header = (jar) => [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
+
+/** Logs in at the edge as `user`; returns the edge cookie jar and the callback URL that was used. */
+async function login(edge, user, { tamperState = false } = {}) {
+  const edgeJar = new Map();
+  const idpJar = new Map();
+  const start = await raw(edge, 'GET', '/auth/login?return_to=%2Fstats%3Fdays%3D7');
+  assert.equal(start.status, 303, start.text);
+  store(edgeJar, start);
+  const authUrl = new URL(start.headers.location);
+  assert.equal(authUrl.searchParams.get('code_challenge_method'), 'S256');
+  assert.ok(authUrl.searchParams.get('state') && authUrl.searchParams.get('nonce') && authUrl.searchParams.get('code_challenge'));
+  let location = start.headers.location;
+  let callback;
+  for (let hop = 0; hop < 12 && !callback; hop += 1) {
+    const [base, path] = split(location);
+    if (base === edge) {
+      callback = path;
+      break;
+    }
+    let r = await raw(base, "GET", path, { headers: { cookie: header(idpJar) } });
+    store(idpJar, r);
+    if (r.status === 200) {
+      // The provider's login form (any username signs in), then its consent form: submit each
+      // with its hidden fields, as a browser would.
+      const action = new URL(/action="([^"]+)"/.exec(r.text)[1], base);
+      const fields = [...r.text.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"/g)].map(([, k, v]) => `${k}=${encodeURIComponent(v)}`);
+      if (/name="login"/.test(r.text)) fields.push(`login=${encodeURIComponent(user)}`, 'password=x');
+      const body = fields.join('&');
+      r = await raw(base, 'POST', `${action.pathname}${action.search}`, { headers: { cookie: header(idpJar), 'content-type': 'application/x-www-form-urlencoded' }, body });
+      store(idpJar, r);
+    }
+    location = new URL(r.headers.location, base).toString();
+  }
+  assert.ok(callback, 'the provider sent the browser back to the edge');
+  if (tamperState) callback = callback.replace(/state=[^&]+/, 'state=forged');
+  const done = await raw(edge, 'GET', callback, { headers: { cookie: header(edgeJar) } });
+  return { done, edgeJar, callback, loginCookie: header(new Map([...edgeJar].filter(([k]) => k === '__Host-verge-login'))) };
+}
+
+for (const runtime of ['spin', 'workers']) {
+  describe(`login on the ${runtime} edge`, () => {
+    const edge = () => env.edges[runtime];
+
+    test('PKCE login sets one sealed HttpOnly session cookie and returns to the page', async () => {
+      const { done, edgeJar } = await login(edge(), `ada-${runtime}`);
+      assert.equal(done.status, 303, done.text);
+      assert.equal(done.headers.location, '/stats?days=7');
+      const session = cookiesOf(done).find((c) => c.startsWith('__Host-verge-session='));
+      assert.ok(session, cookiesOf(done).join('\n'));
+      for (const attr of ['HttpOnly', 'Secure', 'SameSite=Lax', 'Path=/']) assert.ok(session.includes(attr), `${attr} in ${session}`);
+      assert.ok(!/Domain=/i.test(session));
+      store(edgeJar, done);
+      assert.ok(!edgeJar.has('__Host-verge-login'), 'the login cookie is cleared');
+      const value = edgeJar.get('__Host-verge-session');
+      assert.ok(!value.includes('.') && !Buffer.from(value, 'base64url').toString().includes('ada'), 'sealed, not readable');
+
+      const me = await raw(edge(), 'GET', '/auth/me', { headers: { cookie: header(edgeJar) } });
+      assert.equal(me.status, 200, me.text);
+      assert.equal(me.json.sub, `ada-${runtime}`);
+      assert.equal(me.json.email, `ada-${runtime}@verge.local`);
+      assert.equal(me.json.access_token, undefined);
+
+      // A session-protected API call reaches the origin as this user (no bank connected: 404).
+      const accounts = await raw(edge(), 'GET', '/api/me/accounts', { headers: { cookie: header(edgeJar) } });
+      assert.equal(accounts.status, 404, accounts.text);
+      assert.match(accounts.json.detail, /no bank connection/);
+      const anonymous = await raw(edge(), 'GET', '/api/me/accounts');
+      assert.equal(anonymous.status, 401);
+      assert.equal((await raw(edge(), 'GET', '/auth/me')).status, 401);
+    });
+
+    test('the session is renewed with the refresh token before the access token expires', async () => {
+      const { done, edgeJar } = await login(edge(), `renew-${runtime}`);
+      store(edgeJar, done);
+      const before = edgeJar.get('__Host-verge-session');
+      await sleep(2500); // access tokens live 62 s; the edge renews within 60 s of expiry
+      const r = await raw(edge(), 'GET', '/api/me/accounts', { headers: { cookie: header(edgeJar) } });
+      assert.equal(r.status, 404, r.text);
+      const renewed = cookiesOf(r).find((c) => c.startsWith('__Host-verge-session='));
+      assert.ok(renewed, 'a renewed session cookie');
+      store(edgeJar, r);
+      assert.notEqual(edgeJar.get('__Host-verge-session'), before);
+      const again = await raw(edge(), 'GET', '/auth/me', { headers: { cookie: header(edgeJar) } });
+      assert.equal(again.json.sub, `renew-${runtime}`);
+    });
+
+    test('a tampered state, a replayed code and a forged session are refused', async () => {
+      const tampered = await login(edge(), `mallory-${runtime}`, { tamperState: true });
+      assert.equal(tampered.done.status, 400);
+      assert.equal(tampered.done.json.type, 'https://verge.dev/problems/login-failed');
+      assert.ok(!cookiesOf(tampered.done).some((c) => c.startsWith('__Host-verge-session=')));
+
+      const first = await login(edge(), `eve-${runtime}`);
+      assert.equal(first.done.status, 303);
+      const replay = await raw(edge(), 'GET', first.callback, { headers: { cookie: first.loginCookie } });
+      assert.equal(replay.status, 400, 'the code was already used');
+      assert.match(replay.json.detail, /rejected the authorization code/);
+
+      const forged = await raw(edge(), 'GET', '/auth/me', { headers: { cookie: '__Host-verge-session=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' } });
+      assert.equal(forged.status, 401);
+      const noLogin = await raw(edge(), 'GET', '/auth/callback?code=x&state=y');
+      assert.equal(noLogin.status, 400);
+      const offsite = await raw(edge(), 'GET', '/auth/login?return_to=%2F%2Fevil.example');
+      assert.equal(offsite.status, 303);
+    });
+
+    test('logout clears the session and ends the provider session', async () => {
+      const { done, edgeJar } = await login(edge(), `bye-${runtime}`);
+      store(edgeJar, done);
+      const out = await raw(edge(), 'GET', '/auth/logout', { headers: { cookie: header(edgeJar) } });
+      assert.equal(out.status, 303);
+      assert.match(out.headers.location, /\/session\/end\?client_id=verge-web/);
+      const cleared = cookiesOf(out).find((c) => c.startsWith('__Host-verge-session='));
+      assert.match(cleared, /Max-Age=0/);
+    });
+  });
+}

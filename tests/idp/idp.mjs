@@ -1,0 +1,52 @@
+// A real OpenID Connect provider for local runs and tests: `oidc-provider`, a certified
+// implementation, with its development login screens (any username signs in as that user).
+//
+//   node idp/idp.mjs PORT [CLIENT_SECRET] [ACCESS_TOKEN_TTL_S]
+//
+// One client, `verge-web`: authorization code with PKCE (required), refresh tokens, and the
+// edge's callback on any loopback port (RFC 8252 loopback redirects for native clients).
+import Provider from 'oidc-provider';
+
+const port = Number(process.argv[2] ?? 9400);
+const secret = process.argv[3] ?? 'verge-dev-secret';
+const accessTtl = Number(process.argv[4] ?? 3600);
+const issuer = `http://127.0.0.1:${port}`;
+
+const provider = new Provider(issuer, {
+  clients: [
+    {
+      client_id: 'verge-web',
+      client_secret: secret,
+      application_type: 'native',
+      redirect_uris: ['http://127.0.0.1/auth/callback', 'http://localhost/auth/callback'],
+      post_logout_redirect_uris: ['http://127.0.0.1/', 'http://localhost/'],
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'client_secret_basic',
+    },
+  ],
+  findAccount: async (_ctx, sub) => ({
+    accountId: sub,
+    claims: async () => ({ sub, email: `${sub}@verge.local`, email_verified: true, name: `Dev ${sub}` }),
+  }),
+  claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
+  scopes: ['openid', 'email', 'profile', 'offline_access'],
+  features: { devInteractions: { enabled: true }, rpInitiatedLogout: { enabled: true } },
+  pkce: { required: () => true },
+  conformIdTokenClaims: false,
+  // Dev: every login of a client allowed refresh tokens gets one (the edge renews sessions).
+  issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
+  ttl: { AccessToken: accessTtl, IdToken: 3600, AuthorizationCode: 60, Grant: 86400, Session: 86400, Interaction: 600, RefreshToken: 86400 },
+  cookies: { keys: ['verge-dev-cookie-key'] },
+  // Dev only: the first-party client's consent is implied, so the login is one form.
+  loadExistingGrant: async (ctx) => {
+    const grantId = ctx.oidc.result?.consent?.grantId || ctx.oidc.session.grantIdFor(ctx.oidc.client.clientId);
+    if (grantId) return ctx.oidc.provider.Grant.find(grantId);
+    const grant = new ctx.oidc.provider.Grant({ clientId: ctx.oidc.client.clientId, accountId: ctx.oidc.session.accountId });
+    grant.addOIDCScope('openid email profile offline_access');
+    await grant.save();
+    return grant;
+  },
+});
+provider.on('server_error', (_ctx, err) => console.error('idp server_error', err));
+provider.listen(port, '127.0.0.1', () => console.log(`idp ${issuer}`));
