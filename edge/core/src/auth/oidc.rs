@@ -75,7 +75,7 @@ pub struct Discovery {
 }
 
 /// AES-256-GCM sealing of cookie payloads (nonce || ciphertext, base64url).
-mod aes_gcm_siv_like {
+pub(crate) mod aes_gcm_siv_like {
     use aes_gcm::aead::{Aead, KeyInit, Payload};
     use aes_gcm::{Aes256Gcm, Key, Nonce};
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;

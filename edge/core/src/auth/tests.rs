@@ -478,3 +478,34 @@ fn the_platform_verifier_decides_when_it_answers_and_rust_when_it_does_not() {
     assert_eq!(run(&yes, &legacy), 200);
     assert!(yes.asked.borrow().is_empty(), "HMAC secrets never leave Rust");
 }
+
+#[test]
+fn an_expired_or_foreign_session_is_refused() {
+    use crate::auth::oidc::{aes_gcm_siv_like::seal, ResolvedOidc};
+    let cfg = CONFIG.replace(
+        "[auth.api_key]",
+        "[auth.oidc]\nissuer = \"http://id.test\"\nclient_id = \"verge-web\"\nsession_secret = { secret = \"SESSION\" }\n\n[auth.api_key]",
+    )
+    .replace("auth = { jwt = [\"main\", \"legacy\"] }", "auth = \"session\"");
+    let lookup = |r: &Reference| Some(if r.name() == "SESSION" { "a-session-secret-of-enough-length!!" } else { "x" }.to_owned());
+    let e = Edge::from_toml("edge.toml", &cfg, &lookup).unwrap();
+    let w = World::new();
+    let key = ResolvedOidc::session_key("a-session-secret-of-enough-length!!");
+    let session = |sx: u64, aad: &[u8], key: &[u8; 32]| {
+        let body = json!({ "sub": "ada", "email": "ada@x", "ax": NOW + 3600, "sx": sx, "at": "a", "rt": "r" });
+        format!("__Host-verge-session={}", seal(key, [5; 12], body.to_string().as_bytes(), aad))
+    };
+    let live = session(NOW + 100, b"verge session v1", &key);
+    let r = call(&e, &w, get("/api/x", &[("cookie", &live)]));
+    assert_eq!(r.status(), 200);
+    assert_eq!(w.forwarded.borrow().last().unwrap().headers()["x-verge-user"], "ada");
+    let expired = session(NOW - 1, b"verge session v1", &key);
+    let r = call(&e, &w, get("/api/x", &[("cookie", &expired)]));
+    assert_eq!(r.status(), 401);
+    assert!(String::from_utf8_lossy(r.body()).contains("the session has expired"));
+    let login_kind = session(NOW + 100, b"verge login v1", &key);
+    assert_eq!(call(&e, &w, get("/api/x", &[("cookie", &login_kind)])).status(), 401, "a login cookie is not a session");
+    let other_key = session(NOW + 100, b"verge session v1", &[9u8; 32]);
+    assert_eq!(call(&e, &w, get("/api/x", &[("cookie", &other_key)])).status(), 401);
+    assert_eq!(call(&e, &w, get("/auth/me", &[("cookie", &live)])).status(), 200);
+}
