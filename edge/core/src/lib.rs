@@ -41,7 +41,7 @@ pub mod upstream;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{header, HeaderValue, Method, Request, Response};
+use http::{header, Method, Request, Response};
 
 pub use config::{ConfigErrors, EdgeConfig};
 pub use log::AccessLog;
@@ -153,9 +153,7 @@ impl Edge {
             log.error = Some(e.to_string());
             e.into_response(&request_id)
         });
-        if let Ok(v) = HeaderValue::from_str(&request_id) {
-            response.headers_mut().insert(request_id::HEADER, v);
-        }
+        request_id::stamp(&mut response, &request_id);
         log.status = response.status().as_u16();
         log.duration_ms = clock.now().duration_since(started).unwrap_or(Duration::ZERO).as_millis() as u64;
         Handled { response, log }
@@ -262,9 +260,7 @@ impl Edge {
 pub fn boot_failure(err: &BootError, req: &Request<Bytes>, entropy: [u8; 16]) -> Handled {
     let request_id = request_id::choose(req.headers().get(request_id::HEADER), entropy);
     let mut response = EdgeError::Misconfigured.into_response(&request_id);
-    if let Ok(v) = HeaderValue::from_str(&request_id) {
-        response.headers_mut().insert(request_id::HEADER, v);
-    }
+    request_id::stamp(&mut response, &request_id);
     let log = AccessLog {
         request_id,
         method: req.method().to_string(),

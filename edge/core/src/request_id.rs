@@ -11,6 +11,13 @@ pub fn choose(client: Option<&http::HeaderValue>, entropy: [u8; 16]) -> String {
     }
 }
 
+/// Sets `x-request-id` on a response.
+pub fn stamp<B>(response: &mut http::Response<B>, id: &str) {
+    if let Ok(v) = http::HeaderValue::from_str(id) {
+        response.headers_mut().insert(HEADER, v);
+    }
+}
+
 pub fn is_well_formed(s: &str) -> bool {
     (1..=128).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
 }

@@ -84,11 +84,11 @@ fn clock() -> SystemTime {
 }
 
 fn run(edge: &Edge, origin: &FakeOrigin, req: Request<Bytes>) -> Handled {
-    futures_lite_block_on(edge.handle(req, origin, &clock, [7; 16]))
+    block_on(edge.handle(req, origin, &clock, [7; 16]))
 }
 
 /// A minimal executor: every future here completes without real I/O.
-fn futures_lite_block_on<F: std::future::Future>(f: F) -> F::Output {
+pub(crate) fn block_on<F: std::future::Future>(f: F) -> F::Output {
     use std::task::{Context, Poll, Waker};
     let mut f = std::pin::pin!(f);
     let mut cx = Context::from_waker(Waker::noop());

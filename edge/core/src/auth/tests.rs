@@ -11,6 +11,7 @@ use http::{Request, Response};
 use serde_json::{json, Value};
 
 use crate::config::Reference;
+use crate::tests::block_on;
 use crate::{Edge, Upstream, UpstreamError};
 
 const NOW: u64 = 1_800_000_000;
@@ -208,17 +209,6 @@ fn edge() -> Edge {
         _ => None,
     };
     Edge::from_toml("edge.toml", CONFIG, &lookup).unwrap()
-}
-
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    use std::task::{Context, Poll, Waker};
-    let mut f = std::pin::pin!(f);
-    let mut cx = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
-            return v;
-        }
-    }
 }
 
 fn call_at(e: &Edge, w: &World, req: Request<Bytes>, at: u64) -> Response<Bytes> {
