@@ -80,6 +80,12 @@ async function main() {
   const hono = new Miniflare(mfOpts(path.join(ROOT, 'tests/bench/build'), 'hono.js', { JWKS_URL: issuer.url, ORIGIN_URL: originUrl }));
   const edges = { wasmtime: `http://127.0.0.1:${spinPort}`, workerd: (await verge.ready).toString().replace(/\/$/, '') };
   const honoUrl = (await hono.ready).toString().replace(/\/$/, '');
+  // The floor: a JS worker that only proxies to the same origin.
+  const plain = new Miniflare({
+    modules: true, script: 'export default { fetch: (req, env) => fetch(env.ORIGIN_URL + new URL(req.url).pathname) }',
+    bindings: { ORIGIN_URL: originUrl }, compatibilityDate: '2025-09-01', host: '127.0.0.1', port: 0,
+  });
+  const plainUrl = (await plain.ready).toString().replace(/\/$/, '');
   for (let i = 0; i < 100; i += 1) {
     try {
       if ((await timed(edges.wasmtime, '/open/x', {})).status === 200) break;
@@ -118,11 +124,13 @@ async function main() {
     if (non2xx) throw new Error(`${url}: ${non2xx} non-2xx`);
     return rps;
   };
-  const res = { verge: [], hono: [] };
+  const res = { verge: [], hono: [], vergeOpen: [], plain: [] };
   for (let r = 0; r < ROUNDS; r += 1) {
     res.verge.push(await wrk(`${edges.workerd}/api/x`, same.ES256));
     res.hono.push(await wrk(`${honoUrl}/api/x`, same.ES256));
-    console.error(`round ${r + 1}: verge ${res.verge.at(-1)} req/s, hono ${res.hono.at(-1)} req/s`);
+    res.vergeOpen.push(await wrk(`${edges.workerd}/open/x`, same.ES256));
+    res.plain.push(await wrk(`${plainUrl}/x`, same.ES256));
+    console.error(`round ${r + 1}: verge ${res.verge.at(-1)}, hono ${res.hono.at(-1)}, verge open ${res.vergeOpen.at(-1)}, plain ${res.plain.at(-1)} req/s`);
   }
   const v = median(res.verge);
   const h = median(res.hono);
@@ -131,11 +139,14 @@ async function main() {
   console.log('|---|---:|');
   console.log(`| Verge (Rust/wasm, verified-token cache) | ${v.toFixed(0)} |`);
   console.log(`| Hono 4.13 \`jwk\` middleware | ${h.toFixed(0)} |`);
+  console.log(`| Verge, open route (no identity) | ${median(res.vergeOpen).toFixed(0)} |`);
+  console.log(`| plain JS worker proxying fetch (no identity, no signing) | ${median(res.plain).toFixed(0)} |`);
   console.log(`\nVerge / Hono = ${(v / h).toFixed(2)} (target >= 1.5). JWKS fetches seen by the issuer: ${issuer.state.fetches}.`);
 
   spin.kill();
   await verge.dispose();
   await hono.dispose();
+  await plain.dispose();
   await issuer.close();
   origin.close();
   agent.destroy();
