@@ -107,7 +107,6 @@ class Stack:
 
     def start_moto(self):
         env = {"MOTO_ALLOW_NONEXISTENT_REGION": "true"}
-        env.pop("INITIAL_NO_AUTH_ACTION_COUNT", None)
         p = self._spawn(["moto_server", "-H", "127.0.0.1", "-p", str(self.moto_port)], env=env, name="moto")
         wait_http(f"{self.moto}/moto-api/", p)
         log(f"moto on {self.moto}")
@@ -254,6 +253,17 @@ class Stack:
         spin_env = {**self.edge_env(f"http://127.0.0.1:{self.origin_port}"), "VERGE_PUBLIC_URL": f"http://127.0.0.1:{self.edge_port}"}
         self.serve("verge_edge_spin.wasm", self.edge_port, spin_env, "edge")
 
+    def spin_variables(self):
+        """spin.toml's application variables for a `spin up` against this stack's moto and IdP."""
+        web, ddb = self.keys["verge-edge-web"], self.keys["verge-origin"]
+        return {
+            "s3_endpoint": self.moto, "web_access_key_id": web[0], "web_secret_access_key": web[1],
+            "edge_access_key_id": self.edge_key[0], "edge_secret_access_key": self.edge_key[1],
+            "oidc_issuer": f"http://127.0.0.1:{self.idp_port}", "oidc_client_secret": self.idp_secret,
+            "session_secret": self.session_secret, "ddb_endpoint": self.moto,
+            "ddb_access_key_id": ddb[0], "ddb_secret_access_key": ddb[1],
+        }
+
     def describe(self):
         return {
             "moto": self.moto,
@@ -324,6 +334,8 @@ def main():
             # while this stack runs). Git-ignored.
             dev_vars = "".join(f'{k}="{v}"\n' for k, v in stack.describe()["edge_env_for_workers"].items())
             (ROOT / ".dev.vars").write_text(dev_vars)
+            # For `spin up` against this stack: the application variables of spin.toml.
+            (ROOT / ".spin.env").write_text("".join(f"export SPIN_VARIABLE_{k.upper()}='{v}'\n" for k, v in stack.spin_variables().items()))
             print(f"\n  Verge is running: http://127.0.0.1:{stack.edge_port}/\n"
                   f"  (origin http://127.0.0.1:{stack.origin_port}, moto {stack.moto}; Ctrl-C stops everything)\n", flush=True)
         while not stopping and all(p.poll() is None for p in stack.procs):

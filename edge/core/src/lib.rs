@@ -137,16 +137,7 @@ impl Edge {
     ) -> Handled {
         let started = clock.now();
         let request_id = request_id::choose(req.headers().get(request_id::HEADER), entropy);
-        let mut log = AccessLog {
-            request_id: request_id.clone(),
-            method: req.method().to_string(),
-            path: log::clip(req.uri().path(), 256),
-            behaviour: None,
-            origin: None,
-            status: 0,
-            duration_ms: 0,
-            error: None,
-        };
+        let mut log = AccessLog::begin(&request_id, &req);
         let io = Io { up, clock, verifier, entropy };
         let result = self.pipeline(req, &io, &request_id, &mut log).await;
         let mut response = result.unwrap_or_else(|e| {
@@ -261,16 +252,7 @@ pub fn boot_failure(err: &BootError, req: &Request<Bytes>, entropy: [u8; 16]) ->
     let request_id = request_id::choose(req.headers().get(request_id::HEADER), entropy);
     let mut response = EdgeError::Misconfigured.into_response(&request_id);
     request_id::stamp(&mut response, &request_id);
-    let log = AccessLog {
-        request_id,
-        method: req.method().to_string(),
-        path: log::clip(req.uri().path(), 256),
-        behaviour: None,
-        origin: None,
-        status: 500,
-        duration_ms: 0,
-        error: Some(err.to_string()),
-    };
+    let log = AccessLog { status: 500, error: Some(err.to_string()), ..AccessLog::begin(&request_id, req) };
     Handled { response, log }
 }
 

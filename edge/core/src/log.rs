@@ -19,6 +19,20 @@ pub struct AccessLog {
 }
 
 impl AccessLog {
+    /// The line for a request as it arrives; the pipeline fills in the rest.
+    pub fn begin<B>(request_id: &str, req: &http::Request<B>) -> Self {
+        AccessLog {
+            request_id: request_id.to_owned(),
+            method: req.method().to_string(),
+            path: clip(req.uri().path(), 256),
+            behaviour: None,
+            origin: None,
+            status: 0,
+            duration_ms: 0,
+            error: None,
+        }
+    }
+
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()
     }

@@ -543,30 +543,33 @@ fn key_alg(k: &Key) -> jwt::Alg {
     }
 }
 
-/// The token from where the provider says it is.
+/// `Bearer <token>` (scheme case-insensitive) -> the token.
+fn bearer(v: &str) -> Option<&str> {
+    let v = v.trim();
+    let p = v.get(..7)?;
+    p.eq_ignore_ascii_case("bearer ").then(|| v[7..].trim())
+}
+
+/// A cookie's value from the request's `Cookie` headers.
+pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|c| c.trim().strip_prefix(name)?.strip_prefix('=').map(str::to_owned))
+}
+
+/// The token from where the provider says it is: `Authorization: Bearer`, another header (with
+/// or without the `Bearer ` scheme) or a cookie.
 fn extract(source: &TokenSource, headers: &HeaderMap) -> Option<String> {
-    let strip_bearer = |v: &str| {
-        let v = v.trim();
-        match v.get(..7) {
-            Some(p) if p.eq_ignore_ascii_case("bearer ") => v[7..].trim().to_owned(),
-            _ => v.to_owned(),
-        }
-    };
     let token = match source {
-        TokenSource::Bearer => {
-            let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
-            match v.get(..7) {
-                Some(p) if p.eq_ignore_ascii_case("bearer ") => v[7..].trim().to_owned(),
-                _ => return None,
-            }
+        TokenSource::Bearer => bearer(headers.get(header::AUTHORIZATION)?.to_str().ok()?)?.to_owned(),
+        TokenSource::Header(h) => {
+            let v = headers.get(h)?.to_str().ok()?;
+            bearer(v).unwrap_or(v.trim()).to_owned()
         }
-        TokenSource::Header(h) => strip_bearer(headers.get(h)?.to_str().ok()?),
-        TokenSource::Cookie(name) => headers
-            .get_all(header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .find_map(|c| c.trim().strip_prefix(name.as_str())?.strip_prefix('=').map(str::to_owned))?,
+        TokenSource::Cookie(name) => cookie(headers, name)?,
     };
     (!token.is_empty()).then_some(token)
 }

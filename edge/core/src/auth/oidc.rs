@@ -17,16 +17,16 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use aes_gcm_siv_like::{open, seal};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use bytes::Bytes;
 use http::{header, HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode};
+use sealed::{open, seal};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::{lock, AuthError, Authenticator, Identity};
+use super::{cookie, lock, AuthError, Authenticator, Identity};
 use crate::upstream::{OriginTimeout, Upstream};
 
 pub const SESSION_COOKIE: &str = "__Host-verge-session";
@@ -75,7 +75,7 @@ pub struct Discovery {
 }
 
 /// AES-256-GCM sealing of cookie payloads (nonce || ciphertext, base64url).
-pub(crate) mod aes_gcm_siv_like {
+pub(crate) mod sealed {
     use aes_gcm::aead::{Aead, KeyInit, Payload};
     use aes_gcm::{Aes256Gcm, Key, Nonce};
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -116,15 +116,6 @@ fn nonce12(o: &ResolvedOidc, entropy: [u8; 16], label: &str) -> [u8; 12] {
     let mut n = [0u8; 12];
     n.copy_from_slice(&d[..12]);
     n
-}
-
-fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .find_map(|c| c.trim().strip_prefix(name)?.strip_prefix('=').map(str::to_owned))
 }
 
 fn set_cookie(name: &str, value: &str, max_age: u64) -> HeaderValue {
@@ -275,13 +266,11 @@ impl<U: Upstream, V: super::jwt::Verifier> Authenticator<'_, U, V> {
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
             .header(header::ACCEPT, "application/json")
             .extension(OriginTimeout(IDP_TIMEOUT));
-        let mut body = format!("{form}&client_id={}", enc(&o.client_id));
-        match &o.client_secret {
-            Some(secret) => {
-                let basic = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", enc(&o.client_id), enc(secret)));
-                b = b.header(header::AUTHORIZATION, format!("Basic {basic}"));
-            }
-            None => body.push_str(""),
+        // A confidential client authenticates with HTTP Basic; a public one by PKCE alone.
+        let body = format!("{form}&client_id={}", enc(&o.client_id));
+        if let Some(secret) = &o.client_secret {
+            let basic = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", enc(&o.client_id), enc(secret)));
+            b = b.header(header::AUTHORIZATION, format!("Basic {basic}"));
         }
         let req = b.body(Bytes::from(body)).map_err(|_| None)?;
         let resp = self.up.send(req).await.map_err(|_| None)?;
@@ -299,7 +288,8 @@ impl<U: Upstream, V: super::jwt::Verifier> Authenticator<'_, U, V> {
             return Err(LoginError::NoLoginState);
         }
         if let Some(e) = query_param(query, "error") {
-            return Err(LoginError::Refused(e.chars().filter(char::is_ascii_alphanumeric).chain(std::iter::empty()).take(64).collect()));
+            // The provider's error code, reduced to what cannot carry markup into the answer.
+            return Err(LoginError::Refused(e.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').take(64).collect()));
         }
         let state = query_param(query, "state").unwrap_or_default();
         let expected = login["s"].as_str().unwrap_or("");

@@ -471,7 +471,7 @@ fn the_platform_verifier_decides_when_it_answers_and_rust_when_it_does_not() {
 
 #[test]
 fn an_expired_or_foreign_session_is_refused() {
-    use crate::auth::oidc::{aes_gcm_siv_like::seal, ResolvedOidc};
+    use crate::auth::oidc::{sealed::seal, ResolvedOidc};
     let cfg = CONFIG.replace(
         "[auth.api_key]",
         "[auth.oidc]\nissuer = \"http://id.test\"\nclient_id = \"verge-web\"\nsession_secret = { secret = \"SESSION\" }\n\n[auth.api_key]",

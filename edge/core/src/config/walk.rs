@@ -141,20 +141,18 @@ impl<'i> Checker<'i> {
     }
 
     pub fn array<'a, 'j>(&mut self, n: Node<'a, 'j>, what: &str) -> Option<&'a [Spanned<DeValue<'j>>]> {
-        match n.value {
-            DeValue::Array(a) => Some(a.as_ref()),
-            _ => {
-                self.wrong_type(n, "an array", &format!("write {what} = [ ... ]"));
-                None
-            }
-        }
+        self.array_as(n, "an array", &format!("write {what} = [ ... ]"))
     }
 
     pub fn array_of_tables<'a, 'j>(&mut self, n: Node<'a, 'j>, what: &str) -> Option<&'a [Spanned<DeValue<'j>>]> {
+        self.array_as(n, "an array of tables", &format!("write each entry as a [[{what}]] table"))
+    }
+
+    fn array_as<'a, 'j>(&mut self, n: Node<'a, 'j>, expected: &str, hint: &str) -> Option<&'a [Spanned<DeValue<'j>>]> {
         match n.value {
             DeValue::Array(a) => Some(a.as_ref()),
             _ => {
-                self.wrong_type(n, "an array of tables", &format!("write each entry as a [[{what}]] table"));
+                self.wrong_type(n, expected, hint);
                 None
             }
         }
