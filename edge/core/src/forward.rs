@@ -58,7 +58,7 @@ pub(crate) async fn forward<U: Upstream>(
     body: Bytes,
     up: &U,
     now: SystemTime,
-) -> Result<Response<Bytes>, EdgeError> {
+) -> Result<Response<U::Body>, EdgeError> {
     let Call { method, path, query, client, identity, request_id } = call;
     let mut req = Request::builder()
         .method(method.clone())
@@ -80,7 +80,7 @@ pub(crate) async fn forward<U: Upstream>(
         h.insert(k.clone(), v.clone());
     }
     sign(&mut req, &origin.credentials, &origin.scope, Profile::Api, now).map_err(|_| EdgeError::Misconfigured)?;
-    let mut resp = up.send(req).await.map_err(upstream_error)?;
+    let mut resp = up.forward(req).await.map_err(upstream_error)?;
     for name in HOP_BY_HOP {
         resp.headers_mut().remove(name);
     }

@@ -47,7 +47,7 @@ pub use config::{ConfigErrors, EdgeConfig};
 pub use log::AccessLog;
 pub use problem::EdgeError;
 pub use target::{StartupError, Target};
-pub use upstream::{Clock, OriginTimeout, Upstream, UpstreamError};
+pub use upstream::{Body, BufferedUpstream, Clock, OriginTimeout, Upstream, UpstreamError};
 
 use crate::path::NormalPath;
 use crate::target::ResolvedOrigin;
@@ -80,10 +80,11 @@ struct Io<'a, U, C, V> {
     entropy: [u8; 16],
 }
 
-/// The response and the access log line for one request.
+/// The response and the access log line for one request. `B` is the runtime's origin body
+/// ([`Upstream::Body`]), relayed as it arrives.
 #[derive(Debug)]
-pub struct Handled {
-    pub response: Response<Bytes>,
+pub struct Handled<B = Bytes> {
+    pub response: Response<Body<B>>,
     pub log: AccessLog,
 }
 
@@ -122,7 +123,7 @@ impl Edge {
     }
 
     /// Handles one request. Never panics on any input; every failure becomes a problem response.
-    pub async fn handle<U: Upstream, C: Clock>(&self, req: Request<Bytes>, up: &U, clock: &C, entropy: [u8; 16]) -> Handled {
+    pub async fn handle<U: Upstream, C: Clock>(&self, req: Request<Bytes>, up: &U, clock: &C, entropy: [u8; 16]) -> Handled<U::Body> {
         self.handle_with(req, up, clock, &auth::jwt::RustOnly, entropy).await
     }
 
@@ -134,7 +135,7 @@ impl Edge {
         clock: &C,
         verifier: &V,
         entropy: [u8; 16],
-    ) -> Handled {
+    ) -> Handled<U::Body> {
         let started = clock.now();
         let request_id = request_id::choose(req.headers().get(request_id::HEADER), entropy);
         let mut log = AccessLog::begin(&request_id, &req);
@@ -142,7 +143,7 @@ impl Edge {
         let result = self.pipeline(req, &io, &request_id, &mut log).await;
         let mut response = result.unwrap_or_else(|e| {
             log.error = Some(e.to_string());
-            e.into_response(&request_id)
+            e.into_response(&request_id).map(Body::Full)
         });
         request_id::stamp(&mut response, &request_id);
         log.status = response.status().as_u16();
@@ -175,7 +176,7 @@ impl Edge {
         io: &Io<'_, U, C, V>,
         request_id: &str,
         log: &mut AccessLog,
-    ) -> Result<Response<Bytes>, EdgeError> {
+    ) -> Result<Response<Body<U::Body>>, EdgeError> {
         let up = io.up;
         let limits = self.config.limits;
         let url_len = req.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
@@ -190,7 +191,7 @@ impl Edge {
             let a = self.authenticator(io, request_id);
             if let Some(r) = a.login_route(path.as_str(), req.uri().query(), req.headers()).await {
                 log.behaviour = Some("/auth/*".to_owned());
-                return r.map_err(EdgeError::Login);
+                return r.map(|r| r.map(Body::Full)).map_err(EdgeError::Login);
             }
         }
 
@@ -231,7 +232,8 @@ impl Edge {
                 };
                 forward::forward(origin, base, call, body, up, now).await
             }
-        }?;
+        }?
+        .map(Body::Origin);
         for c in &identity.set_cookies {
             response.headers_mut().append(header::SET_COOKIE, c.clone());
         }
@@ -248,9 +250,9 @@ impl Edge {
 
 /// The answer when the edge could not start (bad config or a missing secret): 500 with a problem
 /// body, and a log line naming the cause for operators.
-pub fn boot_failure(err: &BootError, req: &Request<Bytes>, entropy: [u8; 16]) -> Handled {
+pub fn boot_failure<B>(err: &BootError, req: &Request<Bytes>, entropy: [u8; 16]) -> Handled<B> {
     let request_id = request_id::choose(req.headers().get(request_id::HEADER), entropy);
-    let mut response = EdgeError::Misconfigured.into_response(&request_id);
+    let mut response = EdgeError::Misconfigured.into_response(&request_id).map(Body::Full);
     request_id::stamp(&mut response, &request_id);
     let log = AccessLog { status: 500, error: Some(err.to_string()), ..AccessLog::begin(&request_id, req) };
     Handled { response, log }

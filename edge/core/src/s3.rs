@@ -40,8 +40,8 @@ pub(crate) struct Bucket<'a> {
 }
 
 /// What S3 said about a key.
-enum Fetched {
-    Found(Response<Bytes>),
+enum Fetched<B> {
+    Found(Response<B>),
     Missing,
 }
 
@@ -54,7 +54,7 @@ impl Bucket<'_> {
         spa_fallback: bool,
         up: &U,
         now: SystemTime,
-    ) -> Result<Response<Bytes>, EdgeError> {
+    ) -> Result<Response<U::Body>, EdgeError> {
         match self.fetch(method, path.object_key(), client, true, up, now).await? {
             Fetched::Found(r) => Ok(r),
             Fetched::Missing if spa_fallback && !path.has_extension() => {
@@ -83,7 +83,7 @@ impl Bucket<'_> {
         conditional: bool,
         up: &U,
         now: SystemTime,
-    ) -> Result<Fetched, EdgeError> {
+    ) -> Result<Fetched<U::Body>, EdgeError> {
         let mut req = Request::builder()
             .method(method.clone())
             .uri(self.url(key))
@@ -98,7 +98,7 @@ impl Bucket<'_> {
             }
         }
         sign(&mut req, &self.origin.credentials, &self.origin.scope, Profile::S3, now).map_err(|_| EdgeError::Misconfigured)?;
-        let resp = up.send(req).await.map_err(crate::forward::upstream_error)?;
+        let resp = up.forward(req).await.map_err(crate::forward::upstream_error)?;
         let status = resp.status();
         if status.is_success()
             || status == StatusCode::NOT_MODIFIED
@@ -110,7 +110,9 @@ impl Bucket<'_> {
         // A private bucket answers 403 AccessDenied for a missing key when the edge may not
         // list it, 404 NoSuchKey when it may. Anything else (bad signature, throttling, 5xx) is
         // the origin failing, not the object missing.
-        let code = s3_error_code(resp.body());
+        // Error bodies are short XML documents: reading one also releases the connection.
+        let body = up.read(resp.into_body()).await.unwrap_or_default();
+        let code = s3_error_code(&body);
         match (status, code.as_deref()) {
             (StatusCode::NOT_FOUND, _) | (StatusCode::FORBIDDEN, Some("AccessDenied")) => Ok(Fetched::Missing),
             (StatusCode::FORBIDDEN, None) if method == Method::HEAD => Ok(Fetched::Missing),
@@ -119,7 +121,7 @@ impl Bucket<'_> {
     }
 }
 
-fn strip(resp: Response<Bytes>) -> Response<Bytes> {
+fn strip<B>(resp: Response<B>) -> Response<B> {
     let (parts, body) = resp.into_parts();
     let mut out = Response::new(body);
     *out.status_mut() = parts.status;

@@ -43,8 +43,8 @@ struct FakeOrigin {
     fail: Option<UpstreamError>,
 }
 
-impl Upstream for FakeOrigin {
-    async fn send(&self, req: Request<Bytes>) -> Result<Response<Bytes>, UpstreamError> {
+impl BufferedUpstream for FakeOrigin {
+    async fn fetch(&self, req: Request<Bytes>) -> Result<Response<Bytes>, UpstreamError> {
         self.seen.borrow_mut().push(req.clone());
         if let Some(e) = &self.fail {
             return Err(e.clone());
@@ -129,7 +129,7 @@ fn deep_links_fall_back_to_the_app_and_missing_assets_are_404() {
     let h = run(&e, &o, get("/missing.js"));
     assert_eq!(h.response.status(), 404);
     assert_eq!(h.response.headers()["content-type"], "application/problem+json");
-    assert!(!String::from_utf8_lossy(h.response.body()).contains("NoSuchKey"));
+    assert!(!String::from_utf8_lossy(h.response.body().as_ref()).contains("NoSuchKey"));
 
     let h = run(&e, &o, get("/broken.js"));
     assert_eq!(h.response.status(), 502, "a signature failure is the origin failing, not a missing object");
@@ -237,7 +237,7 @@ fn missing_references_are_named_at_startup() {
     let lookup = |r: &Reference| matches!(r.name(), "KEY_ID" | "KEY").then(|| "id".to_owned());
     let err = Edge::from_toml("edge.toml", CONFIG, &lookup).unwrap_err();
     assert_eq!(err.to_string(), "origin web: environment variable S3_ENDPOINT is not set");
-    let h = boot_failure(&err, &get("/"), [1; 16]);
+    let h: Handled = boot_failure(&err, &get("/"), [1; 16]);
     assert_eq!(h.response.status(), 500);
     assert!(h.log.error.unwrap().contains("S3_ENDPOINT"));
     let _ = Method::GET;

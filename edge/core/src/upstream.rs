@@ -18,14 +18,84 @@ pub enum UpstreamError {
 }
 
 /// Sends requests to origins. Futures need not be `Send`: Workers' JS-backed types are not.
+///
+/// Two ways out, because the edge reads some answers and only relays others: [`send`](Self::send)
+/// returns the whole body (a JWKS, a token response, a key lookup), [`forward`](Self::forward)
+/// returns the body as the runtime holds it, so that an object or an API answer goes to the
+/// client as it arrives, without passing through the edge's memory.
 #[allow(async_fn_in_trait)]
 pub trait Upstream {
+    /// A forwarded response's body as this runtime holds it (a workerd `ReadableStream`; bytes
+    /// where the runtime has nothing better).
+    type Body;
+
     /// Sends `req` (absolute URI, body complete) and returns the whole response. Redirects are
     /// not followed. The request carries an [`OriginTimeout`] extension to honour.
     async fn send(&self, req: Request<Bytes>) -> Result<Response<Bytes>, UpstreamError>;
+
+    /// Like [`send`](Self::send), but the body is left unread for the client; the timeout covers
+    /// the response head.
+    async fn forward(&self, req: Request<Bytes>) -> Result<Response<Self::Body>, UpstreamError>;
+
+    /// Reads a forwarded body whole, when the edge must look inside after all (an S3 error).
+    async fn read(&self, body: Self::Body) -> Result<Bytes, UpstreamError>;
 }
 
-/// How long to wait for the origin's response headers; set on every origin request.
+/// An [`Upstream`] for runtimes (and tests) whose responses are always read whole: implement
+/// `fetch`, and `forward` and `read` follow.
+#[allow(async_fn_in_trait)]
+pub trait BufferedUpstream {
+    /// Sends `req` and returns the whole response, as [`Upstream::send`] describes.
+    async fn fetch(&self, req: Request<Bytes>) -> Result<Response<Bytes>, UpstreamError>;
+}
+
+impl<T: BufferedUpstream> Upstream for T {
+    type Body = Bytes;
+
+    async fn send(&self, req: Request<Bytes>) -> Result<Response<Bytes>, UpstreamError> {
+        self.fetch(req).await
+    }
+
+    async fn forward(&self, req: Request<Bytes>) -> Result<Response<Bytes>, UpstreamError> {
+        self.fetch(req).await
+    }
+
+    async fn read(&self, body: Bytes) -> Result<Bytes, UpstreamError> {
+        Ok(body)
+    }
+}
+
+/// A response body: made by the edge, or an origin's, relayed untouched.
+#[derive(Debug)]
+pub enum Body<S> {
+    Full(Bytes),
+    Origin(S),
+}
+
+impl<S> From<Bytes> for Body<S> {
+    fn from(b: Bytes) -> Self {
+        Body::Full(b)
+    }
+}
+
+/// Where the runtime's origin bodies are bytes already (tests, the Spin adapter).
+impl Body<Bytes> {
+    pub fn into_bytes(self) -> Bytes {
+        match self {
+            Body::Full(b) | Body::Origin(b) => b,
+        }
+    }
+}
+
+impl AsRef<[u8]> for Body<Bytes> {
+    fn as_ref(&self) -> &[u8] {
+        match self {
+            Body::Full(b) | Body::Origin(b) => b,
+        }
+    }
+}
+
+/// How long to wait for the origin's response head; set on every origin request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OriginTimeout(pub Duration);
 

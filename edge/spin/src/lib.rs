@@ -14,7 +14,7 @@ use spin_sdk::http::{FullBody, IntoResponse, Request};
 use spin_sdk::http_service;
 use spin_sdk::wasip3::http::types::ErrorCode;
 use verge_edge::config::Reference;
-use verge_edge::{BootError, Edge, OriginTimeout, Upstream, UpstreamError};
+use verge_edge::{BootError, BufferedUpstream, Edge, OriginTimeout, UpstreamError};
 
 const CONFIG: &str = include_str!(env!("VERGE_EDGE_CONFIG_PATH"));
 
@@ -30,8 +30,9 @@ async fn boot() -> Result<Edge, BootError> {
 
 struct WasiUpstream;
 
-impl Upstream for WasiUpstream {
-    async fn send(&self, req: http::Request<Bytes>) -> Result<http::Response<Bytes>, UpstreamError> {
+/// Responses are read whole: `verge_wasi::send` reads the body inside the call (see there why).
+impl BufferedUpstream for WasiUpstream {
+    async fn fetch(&self, req: http::Request<Bytes>) -> Result<http::Response<Bytes>, UpstreamError> {
         let timeout = req.extensions().get::<OriginTimeout>().map(|t| t.0);
         verge_wasi::send(req, timeout).await.map_err(classify)
     }
@@ -69,5 +70,5 @@ async fn handle(req: Request) -> impl IntoResponse {
     };
     println!("{}", handled.log.to_json());
     let (parts, body) = handled.response.into_parts();
-    http::Response::from_parts(parts, FullBody::new(body))
+    http::Response::from_parts(parts, FullBody::new(body.into_bytes()))
 }

@@ -1,9 +1,17 @@
 //! The Verge edge on Cloudflare Workers: a thin adapter over `verge-edge`.
 //!
-//! It translates `worker::Request`/`Response` to and from `http` types, gives the core
+//! It translates workerd's `Request`/`Response` to and from `http` types, gives the core
 //! `Date.now()` as its clock, `crypto.getRandomValues` as entropy, `fetch` as its [`Upstream`]
-//! and `crypto.subtle` for JWT signatures, and writes the access log line with `console.log`. `{ env = "NAME" }`
-//! references read wrangler `[vars]`; `{ secret = "NAME" }` reads `wrangler secret` values.
+//! and `crypto.subtle` for JWT signatures, and writes the access log line with `console.log`.
+//! `{ env = "NAME" }` references read wrangler `[vars]`; `{ secret = "NAME" }` reads
+//! `wrangler secret` values.
+//!
+//! Every crossing between wasm and JS costs time on a path that runs once per request, so the
+//! adapter uses a few JS helpers (`glue.js`) rather than `worker`'s wrappers (which read
+//! `request.cf` on every request and read bodies chunk by chunk through a stream reader): header
+//! lists cross as one string each way, and a forwarded origin response's body never enters wasm
+//! at all. It streams from the origin to the client inside workerd ([`OriginBody`]), which is
+//! also what keeps a large S3 object out of the isolate's 128 MB.
 
 mod webcrypto;
 
@@ -11,12 +19,15 @@ use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use futures_util::future::{select, Either};
+use http::header::{HeaderName, HeaderValue};
+use http::HeaderMap;
+use js_sys::{Array, Uint8Array};
 use verge_edge::config::Reference;
-use verge_edge::{BootError, Edge, OriginTimeout, Upstream, UpstreamError};
-use worker::{
-    console_log, event, AbortController, Context, Delay, Env, Fetch, Headers, Method, Request, RequestInit, RequestRedirect, Response,
-};
+use verge_edge::{Body, BootError, Edge, OriginTimeout, Upstream, UpstreamError};
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use worker::{event, Context, Env};
 
 const CONFIG: &str = include_str!(env!("VERGE_EDGE_CONFIG_PATH"));
 
@@ -24,7 +35,7 @@ const CONFIG: &str = include_str!(env!("VERGE_EDGE_CONFIG_PATH"));
 static EDGE: OnceLock<Result<Edge, BootError>> = OnceLock::new();
 
 fn now() -> SystemTime {
-    UNIX_EPOCH + Duration::from_millis(worker::Date::now().as_millis())
+    UNIX_EPOCH + Duration::from_millis(js_sys::Date::now() as u64)
 }
 
 fn entropy() -> [u8; 16] {
@@ -34,83 +45,163 @@ fn entropy() -> [u8; 16] {
     b
 }
 
+/// workerd's global scope. It is not an `instanceof WorkerGlobalScope`, so never `dyn_into` it.
+pub(crate) fn global() -> web_sys::WorkerGlobalScope {
+    js_sys::global().unchecked_into()
+}
+
+#[wasm_bindgen(module = "/src/glue.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = requestHead)]
+    fn request_head(req: &web_sys::Request) -> String;
+    #[wasm_bindgen(js_name = hasBody)]
+    fn has_body(req: &web_sys::Request) -> bool;
+    #[wasm_bindgen(js_name = newResponse, catch)]
+    fn new_response(status: u16, header_lines: &str, body: &[u8]) -> Result<web_sys::Response, JsValue>;
+    #[wasm_bindgen(js_name = relayResponse, catch)]
+    fn relay_response(status: u16, header_lines: &str, origin: &web_sys::Response) -> Result<web_sys::Response, JsValue>;
+    #[wasm_bindgen(js_name = originFetch)]
+    fn origin_fetch(url: &str, method: &str, header_lines: &str, body: &[u8], timeout_ms: u32, whole: bool) -> js_sys::Promise;
+    #[wasm_bindgen(js_name = readBody)]
+    fn read_body(resp: &web_sys::Response) -> js_sys::Promise;
+    #[wasm_bindgen(js_name = discardBody)]
+    fn discard_body(resp: &web_sys::Response);
+}
+
+/// Header lines as `glue.js` passes them: `name\nvalue\n` per field.
+fn parse_lines(lines: &str, into: &mut HeaderMap) {
+    let mut parts = lines.split('\n');
+    while let (Some(k), Some(v)) = (parts.next(), parts.next()) {
+        if let (Ok(k), Ok(v)) = (HeaderName::from_bytes(k.as_bytes()), HeaderValue::from_str(v)) {
+            into.append(k, v);
+        }
+    }
+}
+
+fn to_lines(headers: &HeaderMap) -> String {
+    let mut s = String::with_capacity(headers.len() * 48);
+    for (k, v) in headers {
+        if let Ok(v) = v.to_str() {
+            s.push_str(k.as_str());
+            s.push('\n');
+            s.push_str(v);
+            s.push('\n');
+        }
+    }
+    s
+}
+
+fn js_error(e: &JsValue) -> String {
+    e.dyn_ref::<js_sys::Error>().map_or_else(|| format!("{e:?}"), |e| String::from(e.message()))
+}
+
+fn upstream_error(e: &JsValue) -> UpstreamError {
+    // DOMException is not an instance of Error in every runtime; its `name` says what happened.
+    let name = js_sys::Reflect::get(e, &JsValue::from_str("name")).ok().and_then(|n| n.as_string()).unwrap_or_default();
+    match name.as_str() {
+        "TimeoutError" | "AbortError" => UpstreamError::Timeout,
+        "TypeError" => UpstreamError::Connect(js_error(e)),
+        _ => UpstreamError::Other(js_error(e)),
+    }
+}
+
+fn bytes_of(v: &JsValue) -> Bytes {
+    Bytes::from(v.unchecked_ref::<Uint8Array>().to_vec())
+}
+
+/// A forwarded origin response: its body stays in workerd until the client reads it. Dropped
+/// unread (an S3 miss answered by the SPA fallback), its stream is cancelled.
+pub struct OriginBody(Option<web_sys::Response>);
+
+impl OriginBody {
+    fn take(mut self) -> Option<web_sys::Response> {
+        self.0.take()
+    }
+}
+
+impl Drop for OriginBody {
+    fn drop(&mut self) {
+        if let Some(r) = self.0.take() {
+            discard_body(&r);
+        }
+    }
+}
+
 struct WorkersUpstream;
 
-impl Upstream for WorkersUpstream {
-    async fn send(&self, req: http::Request<Bytes>) -> Result<http::Response<Bytes>, UpstreamError> {
+impl WorkersUpstream {
+    async fn call(req: http::Request<Bytes>, whole: bool) -> Result<(http::response::Parts, JsValue), UpstreamError> {
         let timeout = req.extensions().get::<OriginTimeout>().map_or(Duration::from_secs(30), |t| t.0);
+        let timeout_ms = u32::try_from(timeout.as_millis()).unwrap_or(u32::MAX);
         let (parts, body) = req.into_parts();
-        let headers = Headers::new();
-        for (k, v) in &parts.headers {
-            let v = v.to_str().map_err(|_| UpstreamError::Other(format!("header {k} is not ASCII")))?;
-            headers.append(k.as_str(), v).map_err(|e| UpstreamError::Other(e.to_string()))?;
-        }
-        let mut init = RequestInit::new();
-        init.with_method(Method::from(parts.method.to_string())).with_headers(headers).with_redirect(RequestRedirect::Manual);
-        if !body.is_empty() {
-            init.with_body(Some(js_sys_bytes(&body)));
-        }
-        let request = Request::new_with_init(&parts.uri.to_string(), &init).map_err(|e| UpstreamError::Other(e.to_string()))?;
-        let controller = AbortController::default();
-        let signal = controller.signal();
-        let fetch = Fetch::Request(request);
-        let sending = Box::pin(fetch.send_with_signal(&signal));
-        let mut resp = match select(sending, Delay::from(timeout)).await {
-            Either::Left((r, _)) => r.map_err(|e| UpstreamError::Connect(e.to_string()))?,
-            Either::Right(_) => {
-                controller.abort();
-                return Err(UpstreamError::Timeout);
-            }
-        };
-        let mut builder = http::Response::builder().status(resp.status_code());
-        for (k, v) in resp.headers() {
-            builder = builder.header(k, v);
-        }
-        let bytes = resp.bytes().await.map_err(|e| UpstreamError::Other(e.to_string()))?;
-        builder.body(Bytes::from(bytes)).map_err(|e| UpstreamError::Other(e.to_string()))
+        let promise = origin_fetch(&parts.uri.to_string(), parts.method.as_str(), &to_lines(&parts.headers), &body, timeout_ms, whole);
+        let answer: Array = JsFuture::from(promise).await.map_err(|e| upstream_error(&e))?.unchecked_into();
+        let status = answer.get(0).as_f64().and_then(|s| http::StatusCode::from_u16(s as u16).ok());
+        let mut out = http::Response::new(());
+        *out.status_mut() = status.ok_or_else(|| UpstreamError::Other("the origin's status is not a number".into()))?;
+        parse_lines(&answer.get(1).as_string().unwrap_or_default(), out.headers_mut());
+        Ok((out.into_parts().0, answer.get(2)))
     }
 }
 
-fn js_sys_bytes(b: &[u8]) -> worker::wasm_bindgen::JsValue {
-    worker::js_sys::Uint8Array::from(b).into()
+impl Upstream for WorkersUpstream {
+    type Body = OriginBody;
+
+    async fn send(&self, req: http::Request<Bytes>) -> Result<http::Response<Bytes>, UpstreamError> {
+        let (parts, body) = Self::call(req, true).await?;
+        Ok(http::Response::from_parts(parts, bytes_of(&body)))
+    }
+
+    async fn forward(&self, req: http::Request<Bytes>) -> Result<http::Response<OriginBody>, UpstreamError> {
+        let (parts, resp) = Self::call(req, false).await?;
+        Ok(http::Response::from_parts(parts, OriginBody(Some(resp.unchecked_into()))))
+    }
+
+    async fn read(&self, body: OriginBody) -> Result<Bytes, UpstreamError> {
+        let Some(resp) = body.take() else { return Ok(Bytes::new()) };
+        JsFuture::from(read_body(&resp)).await.map(|b| bytes_of(&b)).map_err(|e| upstream_error(&e))
+    }
 }
 
-async fn to_http(mut req: Request) -> worker::Result<http::Request<Bytes>> {
-    let url = req.url()?;
-    let mut pq = url.path().to_owned();
-    if let Some(q) = url.query() {
-        pq.push('?');
-        pq.push_str(q);
-    }
-    let mut builder = http::Request::builder().method(req.method().as_ref()).uri(pq);
-    for (k, v) in req.headers() {
-        builder = builder.header(k, v);
-    }
-    let body = match req.method() {
-        Method::Get | Method::Head => Bytes::new(),
-        _ => Bytes::from(req.bytes().await?),
-    };
-    builder.body(body).map_err(|e| worker::Error::RustError(e.to_string()))
+/// `https://host/p?q` -> `/p?q`: workerd hands over the URL already WHATWG-serialised.
+fn path_and_query(url: &str) -> &str {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    url[after_scheme..].find('/').map_or("/", |i| &url[after_scheme + i..])
 }
 
-fn from_http(resp: http::Response<Bytes>) -> worker::Result<Response> {
+async fn to_http(req: &web_sys::Request) -> Result<http::Request<Bytes>, JsValue> {
+    let head = request_head(req);
+    let (method, rest) = head.split_once('\n').ok_or("request head")?;
+    let (url, lines) = rest.split_once('\n').ok_or("request head")?;
+    let mut out = http::Request::new(Bytes::new());
+    *out.method_mut() = http::Method::from_bytes(method.as_bytes()).map_err(|e| JsValue::from_str(&e.to_string()))?;
+    *out.uri_mut() = path_and_query(url).parse().map_err(|e: http::uri::InvalidUri| JsValue::from_str(&e.to_string()))?;
+    parse_lines(lines, out.headers_mut());
+    if has_body(req) {
+        let buf = JsFuture::from(req.array_buffer()?).await?;
+        *out.body_mut() = Bytes::from(Uint8Array::new(&buf).to_vec());
+    }
+    Ok(out)
+}
+
+fn from_http(resp: http::Response<Body<OriginBody>>) -> Result<web_sys::Response, JsValue> {
     let (parts, body) = resp.into_parts();
-    let headers = Headers::new();
-    for (k, v) in &parts.headers {
-        if let Ok(v) = v.to_str() {
-            headers.append(k.as_str(), v)?;
-        }
+    let (status, lines) = (parts.status.as_u16(), to_lines(&parts.headers));
+    match body {
+        Body::Full(bytes) => new_response(status, &lines, &bytes),
+        Body::Origin(origin) => match origin.take() {
+            Some(resp) => relay_response(status, &lines, &resp),
+            None => new_response(status, &lines, &[]),
+        },
     }
-    let resp = if body.is_empty() { Response::empty()? } else { Response::from_bytes(body.to_vec())? };
-    Ok(resp.with_status(parts.status.as_u16()).with_headers(headers))
 }
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
-    let req = match to_http(req).await {
+async fn fetch(req: web_sys::Request, env: Env, _ctx: Context) -> worker::Result<web_sys::Response> {
+    let req = match to_http(&req).await {
         Ok(r) => r,
         // A request line workerd accepted but `http` does not (rare): refuse it plainly.
-        Err(_) => return Response::error("bad request", 400),
+        Err(_) => return Ok(new_response(400, "content-type\ntext/plain\n", b"bad request")?),
     };
     let lookup = |r: &Reference| -> Option<String> {
         match r {
@@ -123,6 +214,6 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
         Ok(edge) => edge.handle_with(req, &WorkersUpstream, &now, &webcrypto::WebCrypto, entropy()).await,
         Err(err) => verge_edge::boot_failure(err, &req, entropy()),
     };
-    console_log!("{}", handled.log.to_json());
-    from_http(handled.response)
+    web_sys::console::log_1(&JsValue::from_str(&handled.log.to_json()));
+    Ok(from_http(handled.response)?)
 }

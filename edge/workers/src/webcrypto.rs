@@ -10,7 +10,7 @@ use serde_json::Value;
 use verge_edge::auth::jwt::{Alg, Verifier};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{CryptoKey, SubtleCrypto, WorkerGlobalScope};
+use web_sys::{CryptoKey, SubtleCrypto};
 
 thread_local! {
     static KEYS: RefCell<HashMap<String, CryptoKey>> = RefCell::new(HashMap::new());
@@ -22,7 +22,7 @@ const MAX_KEYS: usize = 64;
 pub struct WebCrypto;
 
 fn subtle() -> Option<SubtleCrypto> {
-    Some(js_sys::global().dyn_into::<WorkerGlobalScope>().ok()?.crypto().ok()?.subtle())
+    Some(crate::global().crypto().ok()?.subtle())
 }
 
 fn object(pairs: &[(&str, &str)]) -> Object {

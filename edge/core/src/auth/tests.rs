@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 use crate::config::Reference;
 use crate::tests::block_on;
-use crate::{Edge, Upstream, UpstreamError};
+use crate::{BufferedUpstream, Edge, UpstreamError};
 
 const NOW: u64 = 1_800_000_000;
 
@@ -170,8 +170,8 @@ impl World {
     }
 }
 
-impl Upstream for World {
-    async fn send(&self, req: Request<Bytes>) -> Result<Response<Bytes>, UpstreamError> {
+impl BufferedUpstream for World {
+    async fn fetch(&self, req: Request<Bytes>) -> Result<Response<Bytes>, UpstreamError> {
         let ok = |status: u16, body: String| {
             Ok(Response::builder().status(status).header("cache-control", "max-age=600").body(Bytes::from(body)).unwrap())
         };
@@ -213,7 +213,7 @@ fn edge() -> Edge {
 
 fn call_at(e: &Edge, w: &World, req: Request<Bytes>, at: u64) -> Response<Bytes> {
     let clock = move || UNIX_EPOCH + Duration::from_secs(at);
-    block_on(e.handle(req, w, &clock, [3; 16])).response
+    block_on(e.handle(req, w, &clock, [3; 16])).response.map(crate::Body::into_bytes)
 }
 
 fn call(e: &Edge, w: &World, req: Request<Bytes>) -> Response<Bytes> {

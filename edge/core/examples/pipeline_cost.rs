@@ -1,0 +1,94 @@
+//! What the edge core costs per request, natively, with the origin answered in memory: the
+//! JWT-protected proxied route of `tests/bench/edge-bench.toml` with one repeated (cached) token,
+//! and its open route. Prints medians; run with `cargo run --release --example pipeline_cost`.
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)] // a benchmark reads the clock
+
+use std::time::{Duration, Instant, UNIX_EPOCH};
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use bytes::Bytes;
+use http::{Request, Response};
+use p256::ecdsa::signature::Signer;
+use verge_edge::config::Reference;
+use verge_edge::{BufferedUpstream, Edge, UpstreamError};
+
+const NOW: u64 = 1_800_000_000;
+
+struct Origin {
+    jwks: String,
+}
+
+impl BufferedUpstream for Origin {
+    async fn fetch(&self, req: Request<Bytes>) -> Result<Response<Bytes>, UpstreamError> {
+        let body = if req.uri().path().ends_with("jwks.json") { self.jwks.clone() } else { r#"{"ok":true}"#.to_owned() };
+        Ok(Response::builder()
+            .header("content-type", "application/json")
+            .header("cache-control", "max-age=600")
+            .body(Bytes::from(body))
+            .unwrap())
+    }
+}
+
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    let mut f = std::pin::pin!(f);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    loop {
+        if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+    }
+}
+
+fn main() {
+    let b64 = |b: &[u8]| URL_SAFE_NO_PAD.encode(b);
+    let key = p256::ecdsa::SigningKey::from_slice(&[7u8; 32]).unwrap();
+    let point = key.verifying_key().to_encoded_point(false);
+    let jwks = serde_json::json!({ "keys": [{ "kty": "EC", "crv": "P-256", "kid": "ec1", "x": b64(point.x().unwrap()), "y": b64(point.y().unwrap()) }] });
+    let header = b64(br#"{"alg":"ES256","kid":"ec1","typ":"JWT"}"#);
+    let claims = serde_json::json!({ "iss": "https://id.verge.local", "aud": "verge", "sub": "user-1", "exp": NOW + 3600, "iat": NOW - 10, "scope": "read" });
+    let input = format!("{header}.{}", b64(claims.to_string().as_bytes()));
+    let sig: p256::ecdsa::Signature = key.sign(input.as_bytes());
+    let token = format!("{input}.{}", b64(&sig.to_bytes()));
+
+    let config = include_str!("../../../tests/bench/edge-bench.toml");
+    let lookup = |r: &Reference| {
+        Some(match r.name() {
+            "VERGE_ORIGIN_URL" => "http://127.0.0.1:9000".to_owned(),
+            "VERGE_JWKS_URL" => "http://127.0.0.1:9001/.well-known/jwks.json".to_owned(),
+            _ => "bench".to_owned(),
+        })
+    };
+    let edge = Edge::from_toml("edge-bench.toml", config, &lookup).unwrap();
+    let origin = Origin { jwks: jwks.to_string() };
+    let clock = || UNIX_EPOCH + Duration::from_secs(NOW);
+    let request = |path: &str, auth: bool| {
+        let mut r = Request::get(format!("http://edge.test{path}"))
+            .header("host", "edge.test")
+            .header("user-agent", "wrk")
+            .header("accept", "*/*")
+            .body(Bytes::new())
+            .unwrap();
+        if auth {
+            r.headers_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
+        }
+        r
+    };
+    for (name, path, auth) in [("JWT route, cached token", "/api/x", true), ("open route", "/open/x", false)] {
+        let mut samples = Vec::new();
+        for round in 0..21 {
+            let n = 2000;
+            let t = Instant::now();
+            for i in 0..n {
+                let h = block_on(edge.handle(request(path, auth), &origin, &clock, [i as u8; 16]));
+                assert_eq!(h.response.status(), 200);
+                std::hint::black_box(h.log.to_json());
+            }
+            if round > 0 {
+                samples.push(t.elapsed().as_secs_f64() * 1e6 / f64::from(n));
+            }
+        }
+        samples.sort_by(f64::total_cmp);
+        println!("{name}: median {:.1} µs per request (native, 20 rounds of 2000)", samples[samples.len() / 2]);
+    }
+}

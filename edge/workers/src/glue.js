@@ -1,0 +1,70 @@
+// Crossings between the edge's wasm and workerd, one call each where web-sys would need one per
+// header: header lists travel as "name\nvalue\n" lines (names and values cannot contain a
+// newline; iteration yields each set-cookie on its own). Origin bodies never enter wasm unless
+// the edge must read them: a forwarded response's stream is handed back to workerd as it is.
+
+function lines(headers) {
+  let s = '';
+  for (const [k, v] of headers) s += `${k}\n${v}\n`;
+  return s;
+}
+
+function headers(lines) {
+  const h = new Headers();
+  const p = lines.split('\n');
+  for (let i = 0; i + 1 < p.length; i += 2) h.append(p[i], p[i + 1]);
+  return h;
+}
+
+// Statuses whose responses must not have a body (Fetch standard, "null body status").
+const NULL_BODY = new Set([101, 103, 204, 205, 304]);
+
+// "METHOD\nURL\n" followed by the header lines.
+export function requestHead(req) {
+  return `${req.method}\n${req.url}\n${lines(req.headers)}`;
+}
+
+export function hasBody(r) {
+  return r.body !== null;
+}
+
+// A response the edge made: `body` is a view into wasm memory, copied before this returns.
+export function newResponse(status, headerLines, body) {
+  return new Response(body.length === 0 || NULL_BODY.has(status) ? null : body.slice(), { status, headers: headerLines === '' ? undefined : headers(headerLines) });
+}
+
+// An origin's response relayed with the edge's status and headers; its body streams through.
+export function relayResponse(status, headerLines, origin) {
+  return new Response(NULL_BODY.has(status) ? null : origin.body, { status, headers: headers(headerLines) });
+}
+
+// Sends a request to an origin without following redirects. Resolves to [status, header lines,
+// the Response] once the head has arrived, or to [status, header lines, bytes] with `whole`.
+// `timeoutMs` bounds the wait for the head (and for the body, with `whole`).
+export async function originFetch(url, method, headerLines, body, timeoutMs, whole) {
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(new DOMException('the origin did not answer in time', 'TimeoutError')), timeoutMs);
+  try {
+    const resp = await fetch(url, {
+      method,
+      headers: headers(headerLines),
+      // A copy: the view into wasm memory must not outlive this call.
+      body: body.length === 0 ? null : body.slice(),
+      redirect: 'manual',
+      signal: abort.signal,
+    });
+    const out = whole ? await readBody(resp) : resp;
+    return [resp.status, lines(resp.headers), out];
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export async function readBody(resp) {
+  return resp.body === null ? new Uint8Array(0) : new Uint8Array(await resp.arrayBuffer());
+}
+
+// Releases an origin body nobody will read, so its connection can be reused.
+export function discardBody(resp) {
+  if (resp.body !== null && !resp.bodyUsed) resp.body.cancel().catch(() => {});
+}
