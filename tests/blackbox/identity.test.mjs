@@ -30,6 +30,23 @@ for (const runtime of ['spin', 'workers']) {
       }
     });
 
+    test('the access log names who admitted the request and who checked the signature: once', async () => {
+      // Workers checks ES256 and RS256 with WebCrypto (crypto.subtle); Spin in Rust.
+      const expected = runtime === 'workers' ? 'webcrypto' : 'rust';
+      for (const kid of ['ec1', 'rsa1']) {
+        const token = env.issuer.mint({ kid, claims: { jti: crypto.randomUUID(), scope: 'read admin' } });
+        const first = `log-${runtime}-${kid}-${crypto.randomUUID()}`;
+        assert.equal((await raw(edge(), 'GET', '/api/admin/keys', { headers: { ...bearer(token), 'x-request-id': first } })).status, 200);
+        const line = await env.accessLog(runtime, first);
+        assert.equal(line.auth, 'jwt:main');
+        assert.equal(line.signature, expected, `${kid} on ${runtime}`);
+        assert.ok(!JSON.stringify(line).includes(token.slice(-20)), 'the token is never logged');
+        const again = `log-${runtime}-${kid}-${crypto.randomUUID()}`;
+        assert.equal((await raw(edge(), 'GET', '/api/admin/keys', { headers: { ...bearer(token), 'x-request-id': again } })).status, 200);
+        assert.equal((await env.accessLog(runtime, again)).signature, undefined, 'the second time the token is a cache hit');
+      }
+    });
+
     test('a missing scope is 403 insufficient_scope; no token is 401', async () => {
       const r = await raw(edge(), 'GET', '/api/admin/keys', { headers: bearer(env.issuer.mint({ claims: { scope: 'read' } })) });
       assert.equal(r.status, 403);

@@ -13,7 +13,8 @@ export async function startIssuer() {
     rsa1: { alg: 'RS256', ...crypto.generateKeyPairSync('rsa', { modulusLength: 2048 }) },
     ec2: { alg: 'ES256', ...crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' }) },
   };
-  const state = { published: ['ec1', 'rsa1'], down: false, fetches: 0 };
+  // `latencyMs` delays JWKS answers, as a real issuer's endpoint is some way from an edge.
+  const state = { published: ['ec1', 'rsa1'], down: false, fetches: 0, latencyMs: 0 };
   const jwks = () => ({
     keys: state.published.map((kid) => ({ ...keys[kid].publicKey.export({ format: 'jwk' }), kid, use: 'sig', alg: keys[kid].alg })),
   });
@@ -28,7 +29,9 @@ export async function startIssuer() {
       return;
     }
     const body = JSON.stringify(jwks());
-    res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'max-age=300', 'content-length': Buffer.byteLength(body) }).end(body);
+    const answer = () => res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'max-age=300', 'content-length': Buffer.byteLength(body) }).end(body);
+    if (state.latencyMs > 0) setTimeout(answer, state.latencyMs);
+    else answer();
   });
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${server.address().port}/.well-known/jwks.json`;

@@ -115,6 +115,24 @@ for (const runtime of ['spin', 'workers']) {
       assert.equal(again.json.sub, `renew-${runtime}`);
     });
 
+    test('a session whose renewal the provider refuses has expired: 401, and the API is closed to it', async () => {
+      const user = `gone-${runtime}`;
+      const { done, edgeJar } = await login(edge(), user);
+      store(edgeJar, done);
+      const live = await raw(edge(), 'GET', '/api/me/accounts', { headers: { cookie: header(edgeJar) } });
+      assert.equal(live.status, 404, `the session works: ${live.text}`);
+      store(edgeJar, live);
+      // An administrator disables the account at the provider; the edge's next renewal is refused.
+      const { oidc_issuer: idp, oidc_client_secret: secret } = env.stack;
+      const disable = await fetch(`${idp}/dev/accounts/${user}/disable`, { method: 'POST', headers: { authorization: `Bearer ${secret}` } });
+      assert.equal(disable.status, 204);
+      const r = await raw(edge(), 'GET', '/api/me/accounts', { headers: { cookie: header(edgeJar) } });
+      assert.equal(r.status, 401, r.text);
+      assert.equal(r.headers['content-type'], 'application/problem+json');
+      assert.match(r.json.detail, /the session has expired/);
+      assert.ok(!cookiesOf(r).some((c) => c.startsWith('__Host-verge-session=') && !/Max-Age=0/.test(c)), 'no renewed session');
+    });
+
     test('a tampered state, a replayed code and a forged session are refused', async () => {
       const tampered = await login(edge(), `mallory-${runtime}`, { tamperState: true });
       assert.equal(tampered.done.status, 400);

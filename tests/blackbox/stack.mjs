@@ -2,7 +2,9 @@
 // as Spin components under wasmtime (scripts/devstack.py), and the Workers build of the edge on
 // workerd through miniflare, pointed at the same origin and bucket.
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import http from 'node:http';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
@@ -25,13 +27,16 @@ export async function startStack() {
     '--edge-env', `VERGE_JWKS_URL=${issuer.url}`,
   ];
   // Access tokens that are always within a minute of expiring: every session request renews.
-  const proc = spawn('python3', args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, VERGE_IDP_ACCESS_TOKEN_TTL: '62' } });
+  // Every service's output goes to a file there; the Spin edge's is its access log.
+  const logDir = fs.mkdtempSync(path.join(os.tmpdir(), 'verge-logs-'));
+  const proc = spawn('python3', args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, VERGE_IDP_ACCESS_TOKEN_TTL: '62', VERGE_LOG_DIR: logDir } });
   const line = await new Promise((resolve, reject) => {
     const rl = createInterface({ input: proc.stdout });
     rl.once('line', resolve);
     proc.once('exit', (code) => reject(new Error(`devstack exited with ${code}`)));
   });
   const stack = JSON.parse(line);
+  const workersLog = [];
   const build = path.join(ROOT, 'edge/workers/build');
   const mf = new Miniflare({
     modules: true,
@@ -42,6 +47,10 @@ export async function startStack() {
     bindings: stack.edge_env_for_workers,
     host: '127.0.0.1',
     port: 0,
+    handleRuntimeStdio: (stdout, stderr) => {
+      createInterface({ input: stdout }).on('line', (l) => workersLog.push(l));
+      stderr.pipe(process.stderr);
+    },
   });
   const workersUrl = (await mf.ready).toString().replace(/\/$/, '');
   const stop = async () => {
@@ -50,7 +59,20 @@ export async function startStack() {
     proc.kill('SIGTERM');
     await new Promise((r) => proc.once('exit', r));
   };
-  return { stack, edges: { spin: stack.edge, workers: workersUrl }, issuer, stop };
+  const logLines = {
+    spin: () => fs.readFileSync(path.join(logDir, 'edge.log'), 'utf8').split('\n'),
+    workers: () => workersLog,
+  };
+  /** The edge's access log line for `requestId` (waits for it to be written). */
+  const accessLog = async (runtime, requestId) => {
+    for (let i = 0; i < 50; i += 1) {
+      const line = logLines[runtime]().find((l) => l.includes(`"request_id":"${requestId}"`));
+      if (line) return JSON.parse(line.slice(line.indexOf('{')));
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    throw new Error(`no ${runtime} access log line for ${requestId}`);
+  };
+  return { stack, edges: { spin: stack.edge, workers: workersUrl }, issuer, stop, accessLog };
 }
 
 /**

@@ -5,12 +5,18 @@
 //
 // One client, `verge-web`: authorization code with PKCE (required), refresh tokens, and the
 // edge's callback on any loopback port (RFC 8252 loopback redirects for native clients).
+//
+// An administrator's action, for tests: `POST /dev/accounts/SUB/disable` with the client secret
+// as a bearer token disables an account, after which its refresh tokens are refused (as an IdP
+// does for a user an administrator signed out or removed).
 import Provider from 'oidc-provider';
 
 const port = Number(process.argv[2] ?? 9400);
 const secret = process.argv[3] ?? 'verge-dev-secret';
 const accessTtl = Number(process.argv[4] ?? 3600);
 const issuer = `http://127.0.0.1:${port}`;
+
+const disabled = new Set();
 
 const provider = new Provider(issuer, {
   clients: [
@@ -25,7 +31,7 @@ const provider = new Provider(issuer, {
       token_endpoint_auth_method: 'client_secret_basic',
     },
   ],
-  findAccount: async (_ctx, sub) => ({
+  findAccount: async (_ctx, sub) => disabled.has(sub) ? undefined : ({
     accountId: sub,
     claims: async () => ({ sub, email: `${sub}@verge.local`, email_verified: true, name: `Dev ${sub}` }),
   }),
@@ -47,6 +53,17 @@ const provider = new Provider(issuer, {
     await grant.save();
     return grant;
   },
+});
+provider.use(async (ctx, next) => {
+  const m = /^\/dev\/accounts\/([^/]+)\/disable$/.exec(ctx.path);
+  if (!m || ctx.method !== 'POST') return next();
+  if (ctx.get('authorization') !== `Bearer ${secret}`) {
+    ctx.status = 401;
+    return undefined;
+  }
+  disabled.add(decodeURIComponent(m[1]));
+  ctx.status = 204;
+  return undefined;
 });
 provider.on('server_error', (_ctx, err) => console.error('idp server_error', err));
 provider.listen(port, '127.0.0.1', () => console.log(`idp ${issuer}`));

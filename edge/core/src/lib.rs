@@ -215,6 +215,8 @@ impl Edge {
         } else {
             self.authenticator(io, request_id).evaluate(&behaviour.auth, req.headers()).await.map_err(EdgeError::Auth)?
         };
+        log.auth.clone_from(&identity.via);
+        log.signature = identity.signature;
         let (parts, body) = req.into_parts();
         let mut response = match &origin.target {
             Target::S3 { base, bucket, path_style } => {

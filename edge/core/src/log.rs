@@ -11,6 +11,12 @@ pub struct AccessLog {
     /// The matching behaviour's pattern, if routing got that far.
     pub behaviour: Option<String>,
     pub origin: Option<String>,
+    /// What admitted the request (`jwt:main`, `api_key`, `session`); none on open routes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth: Option<String>,
+    /// Who checked a JWT signature for this request (`webcrypto`, `rust`); none for a cached token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signature: Option<&'static str>,
     pub status: u16,
     pub duration_ms: u64,
     /// Why the edge answered an error itself, for operators (never secrets).
@@ -27,6 +33,8 @@ impl AccessLog {
             path: clip(req.uri().path(), 256),
             behaviour: None,
             origin: None,
+            auth: None,
+            signature: None,
             status: 0,
             duration_ms: 0,
             error: None,

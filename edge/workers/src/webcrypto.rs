@@ -69,4 +69,8 @@ impl Verifier for WebCrypto {
         let promise = subtle.verify_with_object_and_u8_array_and_u8_array(&verify_params, &key, signature, input).ok()?;
         JsFuture::from(promise).await.ok()?.as_bool()
     }
+
+    fn name(&self) -> &'static str {
+        "webcrypto"
+    }
 }

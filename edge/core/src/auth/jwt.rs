@@ -324,6 +324,9 @@ pub fn fingerprint(token: &str) -> [u8; 32] {
 #[allow(async_fn_in_trait)]
 pub trait Verifier {
     async fn verify(&self, alg: Alg, jwk: &Value, input: &[u8], signature: &[u8]) -> Option<bool>;
+
+    /// How the access log names this verifier when it answered.
+    fn name(&self) -> &'static str;
 }
 
 /// Verifies everything in Rust.
@@ -332,5 +335,9 @@ pub struct RustOnly;
 impl Verifier for RustOnly {
     async fn verify(&self, _alg: Alg, _jwk: &Value, _input: &[u8], _signature: &[u8]) -> Option<bool> {
         None
+    }
+
+    fn name(&self) -> &'static str {
+        "rust"
     }
 }

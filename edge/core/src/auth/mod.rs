@@ -46,10 +46,26 @@ pub struct Identity {
     pub headers: Vec<(HeaderName, HeaderValue)>,
     /// `Set-Cookie` values for the response (a renewed session).
     pub set_cookies: Vec<HeaderValue>,
+    /// What admitted the request, for the access log: `jwt:<provider>`, `api_key`, `session`,
+    /// joined with `+` for `all_of`.
+    pub via: Option<String>,
+    /// Who checked a JWT signature during this request (`webcrypto`, `rust`); none when the
+    /// token was in the verified-token cache.
+    pub signature: Option<&'static str>,
 }
 
 impl Identity {
+    fn admitted_by(mut self, via: impl Into<String>) -> Self {
+        self.via = Some(via.into());
+        self
+    }
+
     fn merge(&mut self, other: Identity) {
+        self.via = match (self.via.take(), other.via) {
+            (Some(a), Some(b)) => Some(format!("{a}+{b}")),
+            (a, b) => a.or(b),
+        };
+        self.signature = self.signature.or(other.signature);
         self.set_cookies.extend(other.set_cookies);
         for (k, v) in other.headers {
             if !self.headers.iter().any(|(h, _)| *h == k) {
@@ -277,8 +293,8 @@ impl<U: Upstream, V: jwt::Verifier> Authenticator<'_, U, V> {
         Box::pin(async move {
             match rule {
                 AuthRule::None => Ok(Identity::default()),
-                AuthRule::ApiKey => self.api_key(headers).await,
-                AuthRule::Session => self.session(headers).await,
+                AuthRule::ApiKey => self.api_key(headers).await.map(|id| id.admitted_by("api_key")),
+                AuthRule::Session => self.session(headers).await.map(|id| id.admitted_by("session")),
                 AuthRule::Jwt { providers, scopes } => self.jwt_any(providers, scopes, headers).await,
                 AuthRule::AnyOf(rules) => {
                     let mut worst: Option<AuthError> = None;
@@ -309,7 +325,7 @@ impl<U: Upstream, V: jwt::Verifier> Authenticator<'_, U, V> {
                 Ok((id, have)) => {
                     return match scopes.iter().find(|s| !have.contains(s)) {
                         Some(missing) => Err(AuthError::InsufficientScope(missing.clone())),
-                        None => Ok(id),
+                        None => Ok(id.admitted_by(format!("jwt:{}", self.providers[i].cfg.name))),
                     };
                 }
                 Err(e) if e.rank() >= last.rank() => last = e,
@@ -332,7 +348,8 @@ impl<U: Upstream, V: jwt::Verifier> Authenticator<'_, U, V> {
         let expires = UNIX_EPOCH + Duration::from_secs(exp);
         let mut cache = lock(&self.state.tokens);
         sweep(&mut cache, self.now, |c| c.expires);
-        cache.insert(fp, CachedToken { provider: index, identity: identity.clone(), scopes: scopes.clone(), expires });
+        let cached = Identity { signature: None, ..identity.clone() };
+        cache.insert(fp, CachedToken { provider: index, identity: cached, scopes: scopes.clone(), expires });
         Ok((identity, scopes))
     }
 
@@ -365,17 +382,17 @@ impl<U: Upstream, V: jwt::Verifier> Authenticator<'_, U, V> {
             Some(json) if alg != jwt::Alg::Hs256 => self.verifier.verify(alg, json, parsed.signing_input(), parsed.signature()).await,
             _ => None,
         };
-        match platform {
-            Some(true) => {}
+        let checked_by = match platform {
+            Some(true) => self.verifier.name(),
             Some(false) => return Err(AuthError::InvalidToken(JwtError::Signature)),
-            None => parsed.verify(alg, &jwk.key).map_err(AuthError::InvalidToken)?,
-        }
+            None => parsed.verify(alg, &jwk.key).map(|()| "rust").map_err(AuthError::InvalidToken)?,
+        };
         lock(&self.state.stats).signatures_verified += 1;
         let rules = jwt::ClaimRules { issuer: &p.cfg.issuer, audiences: &p.cfg.audiences, skew_secs: p.cfg.clock_skew.as_secs() };
         let now_secs = self.now.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
         let exp = jwt::check_claims(&parsed.payload, &rules, now_secs).map_err(AuthError::InvalidToken)?;
         let scopes = jwt::scopes(&parsed.payload);
-        let mut identity = Identity::default();
+        let mut identity = Identity { signature: Some(checked_by), ..Identity::default() };
         if let Some(v) = parsed.payload["sub"].as_str().and_then(|s| HeaderValue::from_str(s).ok()) {
             identity.headers.push((HeaderName::from_static(USER), v));
         }

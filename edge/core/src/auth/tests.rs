@@ -445,21 +445,33 @@ impl crate::auth::jwt::Verifier for ScriptedVerifier {
         self.asked.borrow_mut().push((alg, jwk["kty"].as_str().unwrap_or("").to_owned()));
         self.answer
     }
+
+    fn name(&self) -> &'static str {
+        "scripted"
+    }
 }
 
 #[test]
 fn the_platform_verifier_decides_when_it_answers_and_rust_when_it_does_not() {
     let w = World::new();
     let clock = || UNIX_EPOCH + Duration::from_secs(NOW);
-    let run = |v: &ScriptedVerifier, t: &str| {
-        block_on(edge().handle_with(get("/api/x", &[("authorization", &bearer(t))]), &w, &clock, v, [1; 16])).response.status()
+    let handle = |e: &Edge, v: &ScriptedVerifier, t: &str| {
+        block_on(e.handle_with(get("/api/x", &[("authorization", &bearer(t))]), &w, &clock, v, [1; 16]))
     };
+    let run = |v: &ScriptedVerifier, t: &str| handle(&edge(), v, t).response.status();
     let good = token("ES256", "ec1", json!({}));
     let no = ScriptedVerifier { answer: Some(false), asked: RefCell::default() };
     assert_eq!(run(&no, &good), 401, "the platform said the signature is bad");
     assert_eq!(no.asked.borrow()[0], (crate::auth::jwt::Alg::Es256, "EC".to_owned()), "it got the public JWK");
     let abstain = ScriptedVerifier { answer: None, asked: RefCell::default() };
     assert_eq!(run(&abstain, &good), 200, "Rust verifies when the platform abstains");
+    // The access log says who checked the signature, and nothing once the token is cached.
+    let (e, yes) = (edge(), ScriptedVerifier { answer: Some(true), asked: RefCell::default() });
+    let first = handle(&e, &yes, &good).log;
+    assert_eq!((first.auth.as_deref(), first.signature), (Some("jwt:main"), Some("scripted")));
+    let again = handle(&e, &yes, &good).log;
+    assert_eq!((again.auth.as_deref(), again.signature), (Some("jwt:main"), None), "a cache hit checks no signature");
+    assert_eq!(handle(&edge(), &abstain, &good).log.signature, Some("rust"));
     let mut forged = good.rsplit_once('.').unwrap().0.to_owned();
     forged.push_str(".AAAA");
     assert_eq!(run(&abstain, &forged), 401);
