@@ -123,9 +123,10 @@ for (const runtime of ['spin', 'workers']) {
       assert.equal(live.status, 404, `the session works: ${live.text}`);
       store(edgeJar, live);
       // An administrator disables the account at the provider; the edge's next renewal is refused.
-      const { oidc_issuer: idp, oidc_client_secret: secret } = env.stack;
+      const { idp, edge_env_for_workers: { VERGE_OIDC_CLIENT_SECRET: secret } } = env.stack;
       const disable = await fetch(`${idp}/dev/accounts/${user}/disable`, { method: 'POST', headers: { authorization: `Bearer ${secret}` } });
       assert.equal(disable.status, 204);
+      await sleep(2500); // past the point where the edge renews (access tokens live 62 s here)
       const r = await raw(edge(), 'GET', '/api/me/accounts', { headers: { cookie: header(edgeJar) } });
       assert.equal(r.status, 401, r.text);
       assert.equal(r.headers['content-type'], 'application/problem+json');
