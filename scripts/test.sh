@@ -15,7 +15,7 @@ cargo clippy --locked -q --workspace --exclude verge-edge-workers --exclude verg
 cargo clippy --locked -q --target wasm32-wasip2 -p verge-edge-spin -p verge-origin-spin -p verge-wasi -- -D warnings
 cargo clippy --locked -q --target wasm32-unknown-unknown -p verge-edge-workers -- -D warnings
 echo "== native tests"
-cargo test --locked --workspace --exclude verge-edge-workers --exclude verge-edge-spin --exclude verge-origin-spin --exclude verge-wasi
+cargo test --locked --workspace --exclude verge-edge-spin --exclude verge-origin-spin --exclude verge-wasi
 echo "== config and infra checks"
 cargo run --locked -q -p verge-cli -- check edge/edge.toml
 cfn-lint infra/verge.yaml

@@ -217,3 +217,36 @@ async fn fetch(req: web_sys::Request, env: Env, _ctx: Context) -> worker::Result
     web_sys::console::log_1(&JsValue::from_str(&handled.log.to_json()));
     Ok(from_http(handled.response)?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_lines_round_trip_with_repeated_fields() {
+        let mut h = HeaderMap::new();
+        h.append("set-cookie", HeaderValue::from_static("a=1; Path=/"));
+        h.append("set-cookie", HeaderValue::from_static("b=2"));
+        h.insert("x-request-id", HeaderValue::from_static("r-1"));
+        h.insert("x-empty", HeaderValue::from_static(""));
+        let mut back = HeaderMap::new();
+        parse_lines(&to_lines(&h), &mut back);
+        assert_eq!(back, h);
+    }
+
+    #[test]
+    fn header_lines_skip_what_http_refuses() {
+        let mut h = HeaderMap::new();
+        parse_lines("good\nyes\nbad name\nx\ntrailing", &mut h);
+        assert_eq!(h.len(), 1);
+        assert_eq!(h["good"], "yes");
+    }
+
+    #[test]
+    fn path_and_query_from_a_serialised_url() {
+        assert_eq!(path_and_query("https://edge.example/a/b?c=d"), "/a/b?c=d");
+        assert_eq!(path_and_query("http://127.0.0.1:8787/"), "/");
+        assert_eq!(path_and_query("https://edge.example"), "/");
+        assert_eq!(path_and_query("https://edge.example/x%2F..?q=a://b/c"), "/x%2F..?q=a://b/c");
+    }
+}
