@@ -260,5 +260,17 @@ pub fn boot_failure<B>(err: &BootError, req: &Request<Bytes>, entropy: [u8; 16])
     Handled { response, log }
 }
 
+/// The answer to a request the runtime accepted but could not be turned into an `http` request
+/// (`why` says what): 400 with a problem body, and a log line.
+pub fn malformed<B>(why: &str, entropy: [u8; 16]) -> Handled<B> {
+    let request_id = request_id::choose(None, entropy);
+    let mut response = EdgeError::Malformed(log::clip(why, 200)).into_response(&request_id).map(Body::Full);
+    request_id::stamp(&mut response, &request_id);
+    let mut log = AccessLog::begin(&request_id, &Request::new(()));
+    (log.method, log.path, log.status) = (String::new(), String::new(), 400);
+    log.error = Some(format!("the request cannot be read: {}", log::clip(why, 200)));
+    Handled { response, log }
+}
+
 #[cfg(test)]
 mod tests;

@@ -34,13 +34,16 @@ pub enum EdgeError {
     Auth(crate::auth::AuthError),
     #[error("{0}")]
     Login(crate::auth::oidc::LoginError),
+    /// A request the runtime accepted but the edge cannot represent (an unusual method or URL).
+    #[error("the request cannot be read: {0}")]
+    Malformed(String),
 }
 
 impl EdgeError {
     pub fn status(&self) -> StatusCode {
         match self {
             EdgeError::UriTooLong { .. } => StatusCode::URI_TOO_LONG,
-            EdgeError::BadPath(_) => StatusCode::BAD_REQUEST,
+            EdgeError::BadPath(_) | EdgeError::Malformed(_) => StatusCode::BAD_REQUEST,
             EdgeError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             EdgeError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             EdgeError::NotFound => StatusCode::NOT_FOUND,
@@ -69,6 +72,7 @@ impl EdgeError {
             EdgeError::Auth(crate::auth::AuthError::NoSession(_)) => "no-session",
             EdgeError::Auth(_) => "unauthorized",
             EdgeError::Login(_) => "login-failed",
+            EdgeError::Malformed(_) => "malformed-request",
         }
     }
 

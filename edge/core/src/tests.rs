@@ -243,6 +243,18 @@ fn missing_references_are_named_at_startup() {
     let _ = Method::GET;
 }
 
+#[test]
+fn a_request_the_runtime_could_not_hand_over_is_a_400_problem() {
+    let h: Handled = malformed("invalid uri character", [2; 16]);
+    assert_eq!(h.response.status(), 400);
+    assert_eq!(h.response.headers()["content-type"], "application/problem+json");
+    let body: serde_json::Value = serde_json::from_slice(h.response.body().as_ref()).unwrap();
+    assert_eq!(body["type"], "https://verge.dev/problems/malformed-request");
+    assert_eq!(body["request_id"], h.response.headers()["x-request-id"].to_str().unwrap());
+    assert_eq!((h.log.status, h.log.method.as_str()), (400, ""));
+    assert!(h.log.error.unwrap().contains("invalid uri character"));
+}
+
 /// xorshift64*: a deterministic stream of pseudo-random numbers, so failures reproduce.
 struct Rng(u64);
 

@@ -92,7 +92,7 @@ fn to_lines(headers: &HeaderMap) -> String {
 }
 
 fn js_error(e: &JsValue) -> String {
-    e.dyn_ref::<js_sys::Error>().map_or_else(|| format!("{e:?}"), |e| String::from(e.message()))
+    e.as_string().or_else(|| e.dyn_ref::<js_sys::Error>().map(|e| String::from(e.message()))).unwrap_or_else(|| format!("{e:?}"))
 }
 
 fn upstream_error(e: &JsValue) -> UpstreamError {
@@ -200,8 +200,12 @@ fn from_http(resp: http::Response<Body<OriginBody>>) -> Result<web_sys::Response
 async fn fetch(req: web_sys::Request, env: Env, _ctx: Context) -> worker::Result<web_sys::Response> {
     let req = match to_http(&req).await {
         Ok(r) => r,
-        // A request line workerd accepted but `http` does not (rare): refuse it plainly.
-        Err(_) => return Ok(new_response(400, "content-type\ntext/plain\n", b"bad request")?),
+        // A request workerd accepted but `http` does not (rare), or a body that broke off.
+        Err(e) => {
+            let handled: verge_edge::Handled<OriginBody> = verge_edge::malformed(&js_error(&e), entropy());
+            web_sys::console::log_1(&JsValue::from_str(&handled.log.to_json()));
+            return Ok(from_http(handled.response)?);
+        }
     };
     let lookup = |r: &Reference| -> Option<String> {
         match r {
