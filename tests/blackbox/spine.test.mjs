@@ -33,6 +33,26 @@ for (const runtime of ['spin', 'workers']) {
       assert.equal(direct.status, 403, 'the bucket refuses unsigned reads');
     });
 
+    test('relays conditional, HEAD and range reads of an asset as S3 answers them', async () => {
+      const appJs = readFileSync(path.join(ROOT, 'web/app.js'), 'utf8');
+      const full = await raw(edge(), 'GET', '/app.js');
+      assert.equal(full.status, 200);
+      assert.equal(full.text, appJs);
+      assert.ok(full.headers.etag, 'the ETag comes through');
+      const unchanged = await raw(edge(), 'GET', '/app.js', { headers: { 'if-none-match': full.headers.etag } });
+      assert.equal(unchanged.status, 304);
+      assert.equal(unchanged.text, '');
+      assert.ok(unchanged.headers['x-request-id']);
+      const head = await raw(edge(), 'HEAD', '/app.js');
+      assert.equal(head.status, 200);
+      assert.equal(head.text, '');
+      assert.equal(head.headers.etag, full.headers.etag);
+      const part = await raw(edge(), 'GET', '/app.js', { headers: { range: 'bytes=0-9' } });
+      assert.equal(part.status, 206);
+      assert.equal(part.text, appJs.slice(0, 10));
+      assert.equal(part.headers['content-range'], `bytes 0-9/${Buffer.byteLength(appJs)}`);
+    });
+
     test('serves the build info the page shows', async () => {
       const r = await raw(edge(), 'GET', '/build.json');
       assert.equal(r.status, 200);
