@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs everything the run and test commands need, from crates.io, PyPI, npm and Debian only.
 # Idempotent: each step checks first, so a warm machine spends a few seconds here.
-# Versions are pinned; see docs/toolchain.md for why each one.
+# Versions are pinned: wasm-bindgen-cli must equal the `wasm-bindgen` crate edge/workers pins,
+# worker-build the `worker` crate; moto 5.2.5 checks SigV4 signatures the way the tests rely on;
+# wasmtime 49 is the first with the wasi:http 0.3 the Spin components target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
