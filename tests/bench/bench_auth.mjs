@@ -132,7 +132,7 @@ async function main() {
   // endpoint is some way from an edge: Hono's `jwk` fetches it on every request, Verge caches it.
   for (const url of [`${edges.workerd}/api/x`, `${honoUrl}/api/x`, `${edges.workerd}/open/x`, `${plainUrl}/x`]) await wrk(url, same.ES256, 2);
   const res = { verge: [], hono: [], vergeOpen: [], plain: [], vergeFar: [], honoFar: [] };
-  let fetches = { near: 0, far: 0 };
+  const fetches = { near: 0, far: 0 };
   for (let r = 0; r < ROUNDS; r += 1) {
     issuer.state.latencyMs = 0;
     let before = issuer.state.fetches;

@@ -210,12 +210,12 @@ impl Edge {
         // Identity after the cheap refusals and before any origin work. A CORS preflight carries
         // no credentials by design, so behaviours may let it through.
         let preflight = req.method() == Method::OPTIONS && req.headers().contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
-        let identity = if behaviour.allow_preflight && preflight {
+        let mut identity = if behaviour.allow_preflight && preflight {
             auth::Identity::default()
         } else {
             self.authenticator(io, request_id).evaluate(&behaviour.auth, req.headers()).await.map_err(EdgeError::Auth)?
         };
-        log.auth.clone_from(&identity.via);
+        log.auth = identity.via.take();
         log.signature = identity.signature;
         let (parts, body) = req.into_parts();
         let mut response = match &origin.target {
@@ -254,22 +254,28 @@ impl Edge {
 /// body, and a log line naming the cause for operators.
 pub fn boot_failure<B>(err: &BootError, req: &Request<Bytes>, entropy: [u8; 16]) -> Handled<B> {
     let request_id = request_id::choose(req.headers().get(request_id::HEADER), entropy);
-    let mut response = EdgeError::Misconfigured.into_response(&request_id).map(Body::Full);
-    request_id::stamp(&mut response, &request_id);
-    let log = AccessLog { status: 500, error: Some(err.to_string()), ..AccessLog::begin(&request_id, req) };
-    Handled { response, log }
+    let log = AccessLog { error: Some(err.to_string()), ..AccessLog::begin(&request_id, req) };
+    answer_before_pipeline(EdgeError::Misconfigured, &request_id, log)
 }
 
 /// The answer to a request the runtime accepted but could not be turned into an `http` request
 /// (`why` says what): 400 with a problem body, and a log line.
 pub fn malformed<B>(why: &str, entropy: [u8; 16]) -> Handled<B> {
     let request_id = request_id::choose(None, entropy);
-    let mut response = EdgeError::Malformed(log::clip(why, 200)).into_response(&request_id).map(Body::Full);
-    request_id::stamp(&mut response, &request_id);
-    let mut log = AccessLog::begin(&request_id, &Request::new(()));
-    (log.method, log.path, log.status) = (String::new(), String::new(), 400);
-    log.error = Some(format!("the request cannot be read: {}", log::clip(why, 200)));
-    Handled { response, log }
+    let err = EdgeError::Malformed(log::clip(why, 200));
+    let log = AccessLog {
+        method: String::new(),
+        path: String::new(),
+        error: Some(err.to_string()),
+        ..AccessLog::begin(&request_id, &Request::new(()))
+    };
+    answer_before_pipeline(err, &request_id, log)
+}
+
+fn answer_before_pipeline<B>(err: EdgeError, request_id: &str, log: AccessLog) -> Handled<B> {
+    let mut response = err.into_response(request_id).map(Body::Full);
+    request_id::stamp(&mut response, request_id);
+    Handled { log: AccessLog { status: response.status().as_u16(), ..log }, response }
 }
 
 #[cfg(test)]

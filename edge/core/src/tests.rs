@@ -2,7 +2,7 @@
 use std::cell::RefCell;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use http::{Method, StatusCode};
+use http::StatusCode;
 
 use super::*;
 use crate::config::Reference;
@@ -240,7 +240,6 @@ fn missing_references_are_named_at_startup() {
     let h: Handled = boot_failure(&err, &get("/"), [1; 16]);
     assert_eq!(h.response.status(), 500);
     assert!(h.log.error.unwrap().contains("S3_ENDPOINT"));
-    let _ = Method::GET;
 }
 
 #[test]

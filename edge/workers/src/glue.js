@@ -30,7 +30,7 @@ export function hasBody(r) {
 
 // A response the edge made: `body` is a view into wasm memory, copied before this returns.
 export function newResponse(status, headerLines, body) {
-  return new Response(body.length === 0 || NULL_BODY.has(status) ? null : body.slice(), { status, headers: headerLines === '' ? undefined : headers(headerLines) });
+  return new Response(body.length === 0 || NULL_BODY.has(status) ? null : body.slice(), { status, headers: headers(headerLines) });
 }
 
 // An origin's response relayed with the edge's status and headers; its body streams through.
