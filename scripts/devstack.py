@@ -83,13 +83,13 @@ class Stack:
         self.moto = f"http://127.0.0.1:{self.moto_port}"
         self.quiet = quiet
         # The edge's key for signing origin requests: a shared secret between edge and origin.
-        self.edge_key = ("VERGEEDGE" + secrets.token_hex(6).upper(), secrets.token_urlsafe(30))
+        self.edge_key = ("VERGEEDGE" + secrets.token_hex(6).upper(), secrets.token_urlsafe(32))  # 32 bytes: less is refused
         # The vault's master key for this run (a fresh 32-byte key; gone when the stack stops).
         self.vault_keys = f"dev1:{base64.b64encode(secrets.token_bytes(32)).decode()}"
         self.bank_port = free_port()
         self.idp_port = 9400 if edge_port == 8080 else free_port()
         self.idp_secret = secrets.token_urlsafe(24)
-        self.session_secret = secrets.token_urlsafe(32)
+        self.session_secret = secrets.token_urlsafe(32)  # 32 bytes (43 characters): less is refused
         self.extra_origin_env = origin_env or {}
         self.extra_edge_env = edge_env or {}
         # Tests put scripts/faultproxy.py between the origin and moto to break storage on demand.

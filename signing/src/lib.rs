@@ -36,6 +36,8 @@
 //! assert!(verified.is_ok());
 //! ```
 
+pub mod secret;
+
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_sigv4::http_request::{

@@ -10,6 +10,7 @@
 //    BENCH_DURATION (seconds per wrk run).
 import http from 'node:http';
 import { spawn, execFile, execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -62,7 +63,8 @@ async function main() {
   const env = {
     VERGE_ORIGIN_URL: originUrl,
     VERGE_ORIGIN_ACCESS_KEY_ID: 'BENCHKEY',
-    VERGE_ORIGIN_SECRET_ACCESS_KEY: 'bench-secret',
+    // 32 random bytes: the edge refuses an origin secret with less key material.
+    VERGE_ORIGIN_SECRET_ACCESS_KEY: randomBytes(32).toString('base64url'),
     VERGE_JWKS_URL: issuer.url,
   };
 

@@ -56,6 +56,7 @@ fn main() {
         Some(match r.name() {
             "VERGE_ORIGIN_URL" => "http://127.0.0.1:9000".to_owned(),
             "VERGE_JWKS_URL" => "http://127.0.0.1:9001/.well-known/jwks.json".to_owned(),
+            "VERGE_ORIGIN_SECRET_ACCESS_KEY" => "KI63IiJ-87HDyOjBMEQWHKu6p-1Gkd2OZqKpQdksK64".to_owned(),
             _ => "bench".to_owned(),
         })
     };

@@ -65,6 +65,8 @@ pub enum StartupError {
     Missing { origin: String, kind: &'static str, name: String },
     #[error("origin {origin}: environment variable {name} is not a usable base URL")]
     BadUrl { origin: String, name: String },
+    #[error("{setting} ({kind} {name}) is too weak: it {why}")]
+    Weak { setting: String, kind: &'static str, name: String, why: verge_signing::secret::WeakSecret },
 }
 
 /// Looks up a reference; adapters read `Reference::Env` from the environment and
@@ -117,6 +119,11 @@ pub(crate) fn resolve(cfg: &EdgeConfig, lookup: Lookup<'_>) -> Result<Vec<Resolv
                     }
                 }
                 OriginKind::Http { url, service, region } => {
+                    // The edge -> origin secret is Verge's own; keys AWS issued are AWS's to choose.
+                    if !verge_signing::secret::issued_by_aws(&credentials.access_key_id) && credentials.session_token.is_none() {
+                        let setting = format!("[origins.{}] credentials.secret_access_key", o.name);
+                        crate::auth::strong_secret(&setting, &o.credentials.secret_access_key, get(&o.credentials.secret_access_key)?)?;
+                    }
                     (Target::Http { base: setting(url)? }, Scope { region: region.clone(), service: service.clone() })
                 }
             };

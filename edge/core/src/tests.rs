@@ -1,6 +1,6 @@
 //! In-memory pipeline tests: a fake clock and a fake origin, no sockets.
 use std::cell::RefCell;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use http::StatusCode;
 
@@ -69,11 +69,14 @@ impl BufferedUpstream for FakeOrigin {
     }
 }
 
+/// The edge -> origin secret: 32 bytes, base64url (weaker ones are refused at startup).
+const SECRET: &str = "qNRhaI6pT5bLyhBtoBgh16dQcW4GraYgosLEtdXc8kY";
+
 fn edge() -> Edge {
     let lookup = |r: &Reference| match r.name() {
         "S3_ENDPOINT" => Some("http://s3.test".to_owned()),
         "KEY_ID" => Some("AKIDTEST".to_owned()),
-        "KEY" => Some("secret".to_owned()),
+        "KEY" => Some(SECRET.to_owned()),
         _ => None,
     };
     Edge::from_toml("edge.toml", CONFIG, &lookup).unwrap()
@@ -160,7 +163,7 @@ fn api_calls_are_forwarded_signed_with_only_allowed_headers() {
     assert!(auth.contains("/execute-api/aws4_request"), "the client's Authorization is replaced: {auth}");
     assert!(auth.contains("content-type;host;x-amz-content-sha256;x-amz-date;x-request-id"), "{auth}");
     // And the origin's verifier accepts exactly this request.
-    let creds = verge_signing::Credentials::new("AKIDTEST", "secret", None);
+    let creds = verge_signing::Credentials::new("AKIDTEST", SECRET, None);
     let scope = verge_signing::Scope { region: "us-east-1".into(), service: "execute-api".into() };
     verge_signing::verify(
         fwd.method(),
@@ -234,7 +237,7 @@ fn every_response_has_a_request_id_and_one_log_line() {
 
 #[test]
 fn missing_references_are_named_at_startup() {
-    let lookup = |r: &Reference| matches!(r.name(), "KEY_ID" | "KEY").then(|| "id".to_owned());
+    let lookup = |r: &Reference| matches!(r.name(), "KEY_ID" | "KEY").then(|| if r.name() == "KEY" { SECRET } else { "id" }.to_owned());
     let err = Edge::from_toml("edge.toml", CONFIG, &lookup).unwrap_err();
     assert_eq!(err.to_string(), "origin web: environment variable S3_ENDPOINT is not set");
     let h: Handled = boot_failure(&err, &get("/"), [1; 16]);

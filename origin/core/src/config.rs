@@ -14,7 +14,7 @@
 //! | `VERGE_TABLE_ORDERS`              | `verge-orders`                            |
 //! | `VERGE_TABLE_ORDER_ERRORS`        | `verge-order-errors`                      |
 //! | `VERGE_TABLE_API_KEYS`            | `verge-api-keys`                          |
-//! | `VERGE_CURSOR_KEY`                | derived from the edge secret              |
+//! | `VERGE_CURSOR_KEY`                | derived from the edge secret (HKDF)       |
 //! | `VERGE_TABLE_VAULT`               | `verge-vault`                             |
 //! | `VERGE_VAULT_KEYS`                | `id:base64key,...` (32-byte master keys)  |
 //! | `VERGE_VAULT_ACTIVE_KEY`          | the id new items are sealed with          |
@@ -23,10 +23,16 @@
 //! | `VERGE_BANK_BREAKER_FAILURES`     | `5` failed calls in a row open it         |
 //! | `VERGE_BANK_BREAKER_COOLDOWN_MS`  | `30000` before one probe is let through   |
 //! | `VERGE_EDGE_ACCESS_KEY_ID`        | required: the key the edge signs with     |
-//! | `VERGE_EDGE_SECRET_ACCESS_KEY`    | required                                  |
+//! | `VERGE_EDGE_SECRET_ACCESS_KEY`    | required, 32 bytes of key material        |
 //! | `VERGE_API_SERVICE`               | `execute-api`                             |
 //! | `VERGE_API_REGION`                | `us-east-1`                               |
 //! | `VERGE_API_HOST`                  | the request's authority or `Host` header  |
+//!
+//! `VERGE_EDGE_SECRET_ACCESS_KEY` is a secret Verge's edge and origin share, so it is held to
+//! `verge_signing::secret`'s rule (at least 32 bytes of key material: 43 base64 or 64 hex
+//! characters, e.g. `openssl rand -base64 32`); a weaker one stops the origin at start with
+//! [`ConfigError::Weak`] naming the variable. The DynamoDB keys are AWS's to choose and are not
+//! checked.
 //!
 //! `VERGE_API_HOST` is the host (and port) the edge addresses the origin by, which is part of
 //! what the edge signs. Set it where the runtime does not pass the authority through
@@ -98,6 +104,8 @@ pub enum ConfigError {
     Missing(&'static str),
     #[error("environment variable {0} is invalid: {1}")]
     Invalid(&'static str, &'static str),
+    #[error("environment variable {0} is too weak: it {1}")]
+    Weak(&'static str, verge_signing::secret::WeakSecret),
 }
 
 fn number(get: &dyn Fn(&str) -> Option<String>, name: &'static str, default: u64, max: u64) -> Result<u64, ConfigError> {
@@ -122,15 +130,13 @@ impl OriginConfig {
             _ => return Err(ConfigError::Invalid("VERGE_DDB_ENDPOINT", "must be an http(s) URL")),
         }
         let edge_secret = required("VERGE_EDGE_SECRET_ACCESS_KEY")?;
+        verge_signing::secret::check(&edge_secret).map_err(|why| ConfigError::Weak("VERGE_EDGE_SECRET_ACCESS_KEY", why))?;
         let cursor_key = match get("VERGE_CURSOR_KEY") {
             Some(k) if k.len() >= 32 => crate::cursor::CursorKey::new(k.as_bytes()),
             Some(_) => return Err(ConfigError::Invalid("VERGE_CURSOR_KEY", "must be at least 32 characters")),
-            None => {
-                use hmac::Mac;
-                let mut m = hmac::Hmac::<sha2::Sha256>::new_from_slice(edge_secret.as_bytes()).expect("any key length");
-                m.update(b"verge cursor key v1");
-                crate::cursor::CursorKey::new(&m.finalize().into_bytes())
-            }
+            // Its own key, not the signing secret: HKDF with a label no other use shares. Cursors
+            // minted under the earlier HMAC derivation stop validating (400; start from page one).
+            None => crate::cursor::CursorKey::new(&verge_signing::secret::derive_key(&edge_secret, "verge/origin/cursor-key")),
         };
         Ok(OriginConfig {
             cursor_key,

@@ -42,13 +42,16 @@ impl Platform for Fake {
     }
 }
 
+/// The edge -> origin secret: 32 bytes, base64url (weaker ones are refused at startup).
+const EDGE_SECRET: &str = "Qn5rVw8Kx2Lz7Hc1Md4Tb9Jf6Gy3Pa0Se5Uo8Ri2WkA";
+
 fn origin() -> Origin {
     let env: HashMap<&str, &str> = [
         ("VERGE_DDB_ENDPOINT", "http://ddb.test"),
         ("VERGE_DDB_ACCESS_KEY_ID", "ddb-id"),
         ("VERGE_DDB_SECRET_ACCESS_KEY", "ddb-secret"),
         ("VERGE_EDGE_ACCESS_KEY_ID", "edge-id"),
-        ("VERGE_EDGE_SECRET_ACCESS_KEY", "edge-secret"),
+        ("VERGE_EDGE_SECRET_ACCESS_KEY", EDGE_SECRET),
     ]
     .into();
     Origin::new(OriginConfig::from_env(&|k| env.get(k).map(|v| v.to_string())).unwrap())
@@ -57,7 +60,7 @@ fn origin() -> Origin {
 fn signed(method: &str, uri: &str, body: &str, at: SystemTime) -> Request<Bytes> {
     let mut req = Request::builder().method(method).uri(format!("http://origin.test{uri}")).body(Bytes::from(body.to_owned())).unwrap();
     let scope = Scope { region: "us-east-1".into(), service: "execute-api".into() };
-    sign(&mut req, &Credentials::new("edge-id", "edge-secret", None), &scope, Profile::Api, at).unwrap();
+    sign(&mut req, &Credentials::new("edge-id", EDGE_SECRET, None), &scope, Profile::Api, at).unwrap();
     req
 }
 
@@ -212,4 +215,33 @@ fn unprocessed_items_are_resubmitted_until_written() {
     let p = Unprocessed { inner: Fake::new(), left: RefCell::new(100) };
     let items = vec![serde_json::json!({ "pk": { "S": "p" }, "sk": { "S": "x" } })];
     assert_eq!(block_on(o.dynamo.batch_put(&p, "t", items)), Err(DynamoError::Throttled), "bounded, and reported");
+}
+
+#[test]
+fn a_weak_edge_secret_is_refused_at_start_by_name_never_by_value() {
+    let config = |secret: &str| {
+        let env: HashMap<&str, String> = [
+            ("VERGE_DDB_ACCESS_KEY_ID", "ddb-id".to_owned()),
+            ("VERGE_DDB_SECRET_ACCESS_KEY", "ddb-secret".to_owned()),
+            ("VERGE_EDGE_ACCESS_KEY_ID", "edge-id".to_owned()),
+            ("VERGE_EDGE_SECRET_ACCESS_KEY", secret.to_owned()),
+        ]
+        .into();
+        OriginConfig::from_env(&|k| env.get(k).cloned())
+    };
+    assert!(config(EDGE_SECRET).is_ok());
+    // DynamoDB's keys are AWS's (or moto's) to choose: "ddb-secret" is not checked.
+    for weak in ["edge-secret", "a-secret-of-31-bytes-0123456789", &"changeme".repeat(8), &EDGE_SECRET[..42]] {
+        let e = config(weak).unwrap_err().to_string();
+        assert!(e.contains("VERGE_EDGE_SECRET_ACCESS_KEY") && e.contains("too weak"), "{e}");
+        assert!(!e.contains(weak), "the value never appears: {e}");
+    }
+}
+
+#[test]
+fn the_cursor_key_is_derived_from_the_edge_secret_with_hkdf() {
+    let o = origin();
+    let key = crate::cursor::CursorKey::new(&verge_signing::secret::derive_key(EDGE_SECRET, "verge/origin/cursor-key"));
+    let last = serde_json::json!({ "pk": { "S": "P#acme" } });
+    assert_eq!(o.config.cursor_key.seal("ctx", &last), key.seal("ctx", &last));
 }

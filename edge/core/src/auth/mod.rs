@@ -158,6 +158,8 @@ pub(crate) fn resolve(cfg: &AuthConfig, lookup: crate::target::Lookup<'_>) -> Re
             };
             if let Some(r) = &p.hs256_secret {
                 let secret = lookup(r).ok_or_else(|| missing(r.name(), "secret"))?;
+                // RFC 7518 section 3.2: an HS256 key of at least the hash's size, 256 bits.
+                let secret = strong_secret(&format!("[auth.jwt.{}] hs256_secret", p.name), r, secret)?;
                 static_keys.push(Jwk { kid: None, key: Key::Hmac(secret.into_bytes()), json: None });
             }
             Ok(ResolvedProvider { cfg: p.clone(), jwks_url, static_keys })
@@ -219,8 +221,25 @@ pub(crate) fn resolve_oidc(
         session_ttl: o.session_ttl,
         public_url,
         provider,
-        key: oidc::ResolvedOidc::session_key(&get(&o.session_secret)?),
+        keys: oidc::ResolvedOidc::cookie_keys(&strong_secret("[auth.oidc] session_secret", &o.session_secret, get(&o.session_secret)?)?),
     }))
+}
+
+/// `value` if it holds at least 32 bytes of key material (`verge_signing::secret::check`);
+/// otherwise a startup error naming `setting` and the reference, never the value.
+pub(crate) fn strong_secret(setting: &str, r: &Reference, value: String) -> Result<String, StartupError> {
+    match verge_signing::secret::check(&value) {
+        Ok(()) => Ok(value),
+        Err(why) => Err(StartupError::Weak {
+            setting: setting.to_owned(),
+            kind: match r {
+                Reference::Env(_) => "environment variable",
+                Reference::Secret(_) => "secret",
+            },
+            name: r.name().to_owned(),
+            why,
+        }),
+    }
 }
 
 #[derive(Debug)]

@@ -12,8 +12,11 @@
 //! - `auth = "session"` on a behaviour: the session's identity, renewed with the refresh token
 //!   shortly before the access token expires.
 //!
-//! Cookies are AES-256-GCM sealed with a key derived from the configured session secret; each
-//! kind has its own associated data, so a login cookie cannot pass as a session.
+//! Cookies are AES-256-GCM sealed. The session secret (at least 32 bytes of key material, see
+//! `verge_signing::secret`) is never a key itself: HKDF-SHA256 derives one key per purpose (the
+//! session cookie, the login cookie, the login's state/nonce/verifier), and each kind of cookie
+//! also has its own associated data, so a login cookie cannot pass as a session. Sessions sealed
+//! before this derivation (one SHA-256 of the secret) no longer open: their users sign in again.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -49,7 +52,18 @@ pub struct ResolvedOidc {
     pub public_url: Option<String>,
     /// Index of the ID-token provider among the JWT providers.
     pub provider: usize,
-    pub(crate) key: [u8; 32],
+    pub(crate) keys: CookieKeys,
+}
+
+/// The keys derived from the session secret, one per purpose.
+#[derive(Clone)]
+pub struct CookieKeys {
+    /// Seals `__Host-verge-session`.
+    pub session: [u8; 32],
+    /// Seals `__Host-verge-login`.
+    pub login: [u8; 32],
+    /// Stretches a request's entropy into the login's state, nonce, verifier and cookie nonces.
+    pub entropy: [u8; 32],
 }
 
 impl std::fmt::Debug for ResolvedOidc {
@@ -59,9 +73,14 @@ impl std::fmt::Debug for ResolvedOidc {
 }
 
 impl ResolvedOidc {
-    /// The cookie-sealing key for a configured session secret.
-    pub fn session_key(secret: &str) -> [u8; 32] {
-        Sha256::digest(format!("verge session key v1\n{secret}").as_bytes()).into()
+    /// The keys for a configured session secret (checked for strength at startup, before this).
+    pub fn cookie_keys(secret: &str) -> CookieKeys {
+        use verge_signing::secret::derive_key;
+        CookieKeys {
+            session: derive_key(secret, "verge/edge/session-cookie"),
+            login: derive_key(secret, "verge/edge/login-cookie"),
+            entropy: derive_key(secret, "verge/edge/login-entropy"),
+        }
     }
 }
 
@@ -102,10 +121,10 @@ fn secs(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs()
 }
 
-/// Per-request randomness stretched for several uses: HMAC-SHA256(session key, entropy || label).
+/// Per-request randomness stretched for several uses: HMAC-SHA256(entropy key, entropy || label).
 fn derive(o: &ResolvedOidc, entropy: [u8; 16], label: &str) -> [u8; 32] {
     use hmac::Mac;
-    let mut m = hmac::Hmac::<Sha256>::new_from_slice(&o.key).expect("any key length");
+    let mut m = hmac::Hmac::<Sha256>::new_from_slice(&o.keys.entropy).expect("any key length");
     m.update(&entropy);
     m.update(label.as_bytes());
     m.finalize().into_bytes().into()
@@ -248,7 +267,7 @@ impl<U: Upstream, V: super::jwt::Verifier> Authenticator<'_, U, V> {
         let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
         let return_to = safe_return_to(query_param(query, "return_to").as_deref());
         let login = json!({ "s": state, "n": nonce, "v": verifier, "r": return_to, "x": secs(self.now + LOGIN_TTL) });
-        let sealed = seal(&o.key, nonce12(o, self.entropy, "login-cookie"), login.to_string().as_bytes(), b"verge login v1");
+        let sealed = seal(&o.keys.login, nonce12(o, self.entropy, "login-cookie"), login.to_string().as_bytes(), b"verge login v1");
         let redirect_uri = Self::redirect_uri(o, headers);
         let sep = if d.authorization_endpoint.contains('?') { '&' } else { '?' };
         let location = format!(
@@ -282,8 +301,9 @@ impl<U: Upstream, V: super::jwt::Verifier> Authenticator<'_, U, V> {
 
     async fn callback(&self, o: &ResolvedOidc, query: Option<&str>, headers: &HeaderMap) -> Result<Response<Bytes>, LoginError> {
         let sealed = cookie(headers, LOGIN_COOKIE).ok_or(LoginError::NoLoginState)?;
-        let login: Value =
-            open(&o.key, &sealed, b"verge login v1").and_then(|p| serde_json::from_slice(&p).ok()).ok_or(LoginError::NoLoginState)?;
+        let login: Value = open(&o.keys.login, &sealed, b"verge login v1")
+            .and_then(|p| serde_json::from_slice(&p).ok())
+            .ok_or(LoginError::NoLoginState)?;
         if login["x"].as_u64().unwrap_or(0) <= secs(self.now) {
             return Err(LoginError::NoLoginState);
         }
@@ -325,14 +345,14 @@ impl<U: Upstream, V: super::jwt::Verifier> Authenticator<'_, U, V> {
             "at": tokens["access_token"], "rt": tokens["refresh_token"],
             "ax": secs(self.now) + expires_in, "sx": secs(session_end),
         });
-        let sealed = seal(&o.key, nonce12(o, self.entropy, "session-cookie"), s.to_string().as_bytes(), b"verge session v1");
+        let sealed = seal(&o.keys.session, nonce12(o, self.entropy, "session-cookie"), s.to_string().as_bytes(), b"verge session v1");
         set_cookie(SESSION_COOKIE, &sealed, secs(session_end).saturating_sub(secs(self.now)))
     }
 
     /// The session in the request, if it opens and has not ended.
     fn open_session(&self, o: &ResolvedOidc, headers: &HeaderMap) -> Result<Value, AuthError> {
         let sealed = cookie(headers, SESSION_COOKIE).ok_or(AuthError::NoSession("no session"))?;
-        let s: Value = open(&o.key, &sealed, b"verge session v1")
+        let s: Value = open(&o.keys.session, &sealed, b"verge session v1")
             .and_then(|p| serde_json::from_slice(&p).ok())
             .ok_or(AuthError::NoSession("the session is not valid"))?;
         if s["sx"].as_u64().unwrap_or(0) <= secs(self.now) {

@@ -15,6 +15,10 @@ use crate::tests::block_on;
 use crate::{BufferedUpstream, Edge, UpstreamError};
 
 const NOW: u64 = 1_800_000_000;
+/// Secrets that pass the 32-byte rule (`verge_signing::secret`): 43 base64url characters.
+const ORIGIN_SECRET: &str = "MO7Bw_-Ng_IHfFdUFj1wcRugPXJ2jYSGBRCgnxqMzBU";
+const LEGACY_SECRET: &str = "CH9LWyRoZa_gZy_D1WSze9QflkifbxEbSctVB2bmu_Q";
+const SESSION_SECRET: &str = "X-2MuEqhgcyl0a-y1cYZGkRWv-aq5Tjr9t-DDrJWZf8";
 
 const CONFIG: &str = r#"
 [origins.api]
@@ -135,7 +139,7 @@ fn sign_with(header: Value, payload: &Value) -> String {
         }
         "HS256" => {
             use hmac::Mac;
-            let secret = header.get("x-secret").and_then(Value::as_str).unwrap_or("legacy-secret").to_owned();
+            let secret = header.get("x-secret").and_then(Value::as_str).unwrap_or(LEGACY_SECRET).to_owned();
             let mut m = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
             m.update(input.as_bytes());
             m.finalize().into_bytes().to_vec()
@@ -204,8 +208,8 @@ impl BufferedUpstream for World {
 fn edge() -> Edge {
     let lookup = |r: &Reference| match r.name() {
         "KEY_ID" => Some("AKIDTEST".to_owned()),
-        "KEY" => Some("secret".to_owned()),
-        "LEGACY_SECRET" => Some("legacy-secret".to_owned()),
+        "KEY" => Some(ORIGIN_SECRET.to_owned()),
+        "LEGACY_SECRET" => Some(LEGACY_SECRET.to_owned()),
         _ => None,
     };
     Edge::from_toml("edge.toml", CONFIG, &lookup).unwrap()
@@ -418,7 +422,7 @@ fn tokens_from_cookies_and_other_headers() {
         "forward_claims = { email = \"x-verge-email\" }",
         "forward_claims = { email = \"x-verge-email\" }\ntoken = { cookie = \"id_token\" }",
     );
-    let lookup = |r: &Reference| Some(if r.name() == "LEGACY_SECRET" { "legacy-secret" } else { "x" }.to_owned());
+    let lookup = |r: &Reference| Some(if r.name() == "LEGACY_SECRET" { LEGACY_SECRET } else { ORIGIN_SECRET }.to_owned());
     let e = Edge::from_toml("edge.toml", &cfg, &lookup).unwrap();
     let w = World::new();
     let t = token("ES256", "ec1", json!({}));
@@ -483,16 +487,16 @@ fn the_platform_verifier_decides_when_it_answers_and_rust_when_it_does_not() {
 
 #[test]
 fn an_expired_or_foreign_session_is_refused() {
-    use crate::auth::oidc::{sealed::seal, ResolvedOidc};
+    use crate::auth::oidc::sealed::seal;
     let cfg = CONFIG.replace(
         "[auth.api_key]",
         "[auth.oidc]\nissuer = \"http://id.test\"\nclient_id = \"verge-web\"\nsession_secret = { secret = \"SESSION\" }\n\n[auth.api_key]",
     )
     .replace("auth = { jwt = [\"main\", \"legacy\"] }", "auth = \"session\"");
-    let lookup = |r: &Reference| Some(if r.name() == "SESSION" { "a-session-secret-of-enough-length!!" } else { "x" }.to_owned());
+    let lookup = |r: &Reference| Some(if r.name() == "SESSION" { SESSION_SECRET } else { ORIGIN_SECRET }.to_owned());
     let e = Edge::from_toml("edge.toml", &cfg, &lookup).unwrap();
     let w = World::new();
-    let key = ResolvedOidc::session_key("a-session-secret-of-enough-length!!");
+    let key = verge_signing::secret::derive_key(SESSION_SECRET, "verge/edge/session-cookie");
     let session = |sx: u64, aad: &[u8], key: &[u8; 32]| {
         let body = json!({ "sub": "ada", "email": "ada@x", "ax": NOW + 3600, "sx": sx, "at": "a", "rt": "r" });
         format!("__Host-verge-session={}", seal(key, [5; 12], body.to_string().as_bytes(), aad))
@@ -510,4 +514,86 @@ fn an_expired_or_foreign_session_is_refused() {
     let other_key = session(NOW + 100, b"verge session v1", &[9u8; 32]);
     assert_eq!(call(&e, &w, get("/api/x", &[("cookie", &other_key)])).status(), 401);
     assert_eq!(call(&e, &w, get("/auth/me", &[("cookie", &live)])).status(), 200);
+}
+
+#[test]
+fn weak_secrets_are_refused_at_start_by_setting_never_by_value() {
+    let cfg = CONFIG.replace(
+        "[auth.api_key]",
+        "[auth.oidc]\nissuer = \"http://id.test\"\nclient_id = \"verge-web\"\nsession_secret = { secret = \"SESSION\" }\n\n[auth.api_key]",
+    );
+    let boot = |weak_name: &str, weak: &str| {
+        let lookup = |r: &Reference| {
+            Some(
+                match r.name() {
+                    n if n == weak_name => weak,
+                    "KEY_ID" => "VERGEEDGE0A1B2C3D4E5F",
+                    "LEGACY_SECRET" => LEGACY_SECRET,
+                    "SESSION" => SESSION_SECRET,
+                    _ => ORIGIN_SECRET,
+                }
+                .to_owned(),
+            )
+        };
+        Edge::from_toml("edge.toml", &cfg, &lookup).map(|_| ())
+    };
+    assert!(boot("none", "").is_ok(), "strong secrets start");
+    // 31 bytes of key material, a guessable word, a placeholder repeated: each refused, naming
+    // the setting and its reference, never the value.
+    let weak = ["a-session-secret-of-31-bytes!!!", "hunter2", &"changeme".repeat(8)];
+    for (name, setting) in [
+        ("SESSION", "[auth.oidc] session_secret"),
+        ("LEGACY_SECRET", "[auth.jwt.legacy] hs256_secret"),
+        ("KEY", "[origins.api] credentials.secret_access_key"),
+    ] {
+        for value in weak {
+            match boot(name, value) {
+                Err(e) => {
+                    let text = e.to_string();
+                    assert!(text.contains(setting) && text.contains(name) && text.contains("too weak"), "{text}");
+                    assert!(!text.contains(value), "the value never appears: {text}");
+                }
+                other => panic!("{name} = {value:?}: {other:?}"),
+            }
+        }
+    }
+    // Keys AWS issued are AWS's to choose: an http origin signed for with an AWS key (a Lambda
+    // function URL) keeps its 40-character secret; S3 origins are never checked.
+    let aws = |r: &Reference| {
+        Some(
+            match r.name() {
+                "KEY_ID" => "AKIAIOSFODNN7EXAMPLE",
+                "KEY" => "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+                "LEGACY_SECRET" => LEGACY_SECRET,
+                _ => SESSION_SECRET,
+            }
+            .to_owned(),
+        )
+    };
+    assert!(Edge::from_toml("edge.toml", &cfg, &aws).is_ok());
+}
+
+#[test]
+fn session_keys_come_from_hkdf_and_old_sessions_stop_opening() {
+    use crate::auth::oidc::sealed::seal;
+    use sha2::Digest;
+    use verge_signing::secret::derive_key;
+    let cfg = CONFIG.replace(
+        "[auth.api_key]",
+        "[auth.oidc]\nissuer = \"http://id.test\"\nclient_id = \"verge-web\"\nsession_secret = { secret = \"SESSION\" }\n\n[auth.api_key]",
+    )
+    .replace("auth = { jwt = [\"main\", \"legacy\"] }", "auth = \"session\"");
+    let lookup = |r: &Reference| Some(if r.name() == "SESSION" { SESSION_SECRET } else { ORIGIN_SECRET }.to_owned());
+    let e = Edge::from_toml("edge.toml", &cfg, &lookup).unwrap();
+    let w = World::new();
+    let (session, login) = (derive_key(SESSION_SECRET, "verge/edge/session-cookie"), derive_key(SESSION_SECRET, "verge/edge/login-cookie"));
+    let body = json!({ "sub": "ada", "ax": NOW + 3600, "sx": NOW + 100, "at": "a", "rt": "r" }).to_string();
+    let cookie = |key: &[u8; 32]| format!("__Host-verge-session={}", seal(key, [5; 12], body.as_bytes(), b"verge session v1"));
+    assert_eq!(call(&e, &w, get("/api/x", &[("cookie", &cookie(&session))])).status(), 200);
+    // A session sealed with the old derivation (one SHA-256 of the secret) no longer opens: the
+    // user signs in again.
+    let old: [u8; 32] = sha2::Sha256::digest(format!("verge session key v1\n{SESSION_SECRET}").as_bytes()).into();
+    assert_eq!(call(&e, &w, get("/api/x", &[("cookie", &cookie(&old))])).status(), 401);
+    // Nor does one sealed with the login cookie's key.
+    assert_eq!(call(&e, &w, get("/api/x", &[("cookie", &cookie(&login))])).status(), 401);
 }

@@ -81,7 +81,8 @@ pub struct OidcConfig {
     pub issuer: Setting,
     pub client_id: Setting,
     pub client_secret: Option<Reference>,
-    /// Seals the session cookie (any secret of 32 or more characters).
+    /// The cookies' keys are derived from it (HKDF); at least 32 bytes of key material, checked
+    /// when the edge starts (`verge_signing::secret`).
     pub session_secret: Reference,
     pub scopes: Vec<String>,
     pub session_ttl: Duration,
