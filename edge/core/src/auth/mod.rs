@@ -364,11 +364,14 @@ impl<U: Upstream, V: jwt::Verifier> Authenticator<'_, U, V> {
             }
         }
         let (identity, scopes, _, exp) = self.verify_token(index, &token).await?;
-        let expires = UNIX_EPOCH + Duration::from_secs(exp);
-        let mut cache = lock(&self.state.tokens);
-        sweep(&mut cache, self.now, |c| c.expires);
-        let cached = Identity { signature: None, ..identity.clone() };
-        cache.insert(fp, CachedToken { provider: index, identity: cached, scopes: scopes.clone(), expires });
+        // `exp` is whatever the issuer signed, up to u64::MAX: past what SystemTime holds, adding
+        // it would panic. Such a token is verified each time instead of cached.
+        if let Some(expires) = UNIX_EPOCH.checked_add(Duration::from_secs(exp)) {
+            let mut cache = lock(&self.state.tokens);
+            sweep(&mut cache, self.now, |c| c.expires);
+            let cached = Identity { signature: None, ..identity.clone() };
+            cache.insert(fp, CachedToken { provider: index, identity: cached, scopes: scopes.clone(), expires });
+        }
         Ok((identity, scopes))
     }
 

@@ -343,7 +343,7 @@ impl<U: Upstream, V: super::jwt::Verifier> Authenticator<'_, U, V> {
         let s = json!({
             "sub": claims["sub"], "email": claims["email"], "name": claims["name"],
             "at": tokens["access_token"], "rt": tokens["refresh_token"],
-            "ax": secs(self.now) + expires_in, "sx": secs(session_end),
+            "ax": secs(self.now).saturating_add(expires_in), "sx": secs(session_end),
         });
         let sealed = seal(&o.keys.session, nonce12(o, self.entropy, "session-cookie"), s.to_string().as_bytes(), b"verge session v1");
         set_cookie(SESSION_COOKIE, &sealed, secs(session_end).saturating_sub(secs(self.now)))
@@ -381,7 +381,7 @@ impl<U: Upstream, V: super::jwt::Verifier> Authenticator<'_, U, V> {
             if tokens["refresh_token"].is_null() {
                 tokens["refresh_token"] = s["rt"].clone();
             }
-            let session_end = UNIX_EPOCH + Duration::from_secs(s["sx"].as_u64().unwrap_or(0));
+            let session_end = UNIX_EPOCH.checked_add(Duration::from_secs(s["sx"].as_u64().unwrap_or(0))).unwrap_or(self.now);
             identity.set_cookies.push(self.new_session(o, &s, &tokens, session_end));
         }
         for (name, claim) in [(super::USER, "sub"), ("x-verge-email", "email")] {

@@ -597,3 +597,22 @@ fn session_keys_come_from_hkdf_and_old_sessions_stop_opening() {
     // Nor does one sealed with the login cookie's key.
     assert_eq!(call(&e, &w, get("/api/x", &[("cookie", &cookie(&login))])).status(), 401);
 }
+
+#[test]
+fn tokens_with_huge_or_negative_exp_never_panic() {
+    let (e, w) = (edge(), World::new());
+    // i64::MAX, u64::MAX and beyond: valid (the issuer signed them) and far in the future. The
+    // verified-token cache must not compute a SystemTime past what the platform holds.
+    for exp in [json!(i64::MAX), json!(u64::MAX), json!(1e19), json!(1e300), json!(9_007_199_254_740_993u64)] {
+        let t = token("ES256", "ec1", json!({ "exp": exp, "jti": exp.to_string() }));
+        for _ in 0..2 {
+            assert_eq!(call(&e, &w, get("/api/x", &[("authorization", &bearer(&t))])).status(), 200, "exp {exp}");
+        }
+    }
+    for exp in [json!(-1), json!(i64::MIN), json!(-1e300)] {
+        let t = token("ES256", "ec1", json!({ "exp": exp }));
+        let r = call(&e, &w, get("/api/x", &[("authorization", &bearer(&t))]));
+        assert_eq!(r.status(), 401, "exp {exp}");
+        assert!(challenge(&r).contains("invalid_token"));
+    }
+}
