@@ -34,11 +34,16 @@ enum State {
     Open {
         until: SystemTime,
     },
-    /// One probe request is in flight; others are refused until it settles.
-    HalfOpen,
+    /// One probe request is in flight; others are refused until it settles, or until `until`,
+    /// when the probe's call would have timed out: a probe whose future was dropped (the client
+    /// went away) or that never settles must not keep the breaker shut for good.
+    HalfOpen {
+        until: SystemTime,
+    },
 }
 
-/// Opens after `threshold` failed calls in a row; after `cooldown`, lets one probe through.
+/// Opens after `threshold` failed calls in a row; after `cooldown`, lets one probe through, and
+/// another if that one has not settled within its call's budget.
 #[derive(Debug)]
 pub struct Breaker {
     state: Mutex<State>,
@@ -51,17 +56,18 @@ impl Breaker {
         Breaker { state: Mutex::new(State::Closed { failures: 0 }), threshold: threshold.max(1), cooldown }
     }
 
-    /// `Err(wait)` while open.
-    pub fn allow(&self, now: SystemTime) -> Result<(), Duration> {
+    /// `Err(wait)` while open. `budget` is the longest a call can take ([`call_budget`]): a
+    /// probe let through now holds the half-open slot at most that long.
+    pub fn allow(&self, now: SystemTime, budget: Duration) -> Result<(), Duration> {
         let mut s = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         match *s {
             State::Closed { .. } => Ok(()),
-            State::Open { until } if now >= until => {
-                *s = State::HalfOpen;
+            State::Open { until } | State::HalfOpen { until } if now >= until => {
+                *s = State::HalfOpen { until: now.checked_add(budget).unwrap_or(now) };
                 Ok(())
             }
             State::Open { until } => Err(until.duration_since(now).unwrap_or(Duration::ZERO)),
-            State::HalfOpen => Err(Duration::from_secs(1)),
+            State::HalfOpen { until } => Err(until.duration_since(now).unwrap_or(Duration::ZERO).min(Duration::from_secs(1))),
         }
     }
 
@@ -79,6 +85,12 @@ impl Breaker {
     }
 }
 
+/// The longest one bank call can take: every attempt timing out, with the longest wait between
+/// attempts.
+pub fn call_budget(timeout: Duration) -> Duration {
+    timeout.saturating_mul(ATTEMPTS).saturating_add(MAX_RETRY_AFTER.max(crate::dynamo::MAX_BACKOFF).saturating_mul(ATTEMPTS - 1))
+}
+
 /// Where the bank is and how patiently to call it.
 #[derive(Debug, Clone)]
 pub struct BankConfig {
@@ -92,7 +104,7 @@ enum Failure {
 }
 
 async fn get<P: Platform>(o: &Origin, p: &P, cfg: &BankConfig, path_and_query: &str, token: &str) -> Result<Value, ApiError> {
-    if let Err(wait) = o.breaker.allow(p.now()) {
+    if let Err(wait) = o.breaker.allow(p.now(), call_budget(cfg.timeout)) {
         return Err(ApiError::DependencyDown { what: "the bank", retry_after: wait.as_secs().max(1) });
     }
     let mut last = Failure::Unavailable(String::new());
@@ -201,23 +213,101 @@ mod tests {
     use super::*;
     use std::time::UNIX_EPOCH;
 
+    const BUDGET: Duration = Duration::from_secs(13);
+
     #[test]
     fn breaker_opens_after_threshold_and_probes_after_cooldown() {
         let b = Breaker::new(3, Duration::from_secs(10));
         let t = UNIX_EPOCH + Duration::from_secs(1000);
         for _ in 0..2 {
-            assert!(b.allow(t).is_ok());
+            assert!(b.allow(t, BUDGET).is_ok());
             b.record(false, t);
         }
-        assert!(b.allow(t).is_ok(), "still closed after 2 failures");
+        assert!(b.allow(t, BUDGET).is_ok(), "still closed after 2 failures");
         b.record(false, t);
-        assert_eq!(b.allow(t + Duration::from_secs(4)), Err(Duration::from_secs(6)));
-        assert!(b.allow(t + Duration::from_secs(10)).is_ok(), "one probe after the cooldown");
-        assert!(b.allow(t + Duration::from_secs(10)).is_err(), "only one");
+        assert_eq!(b.allow(t + Duration::from_secs(4), BUDGET), Err(Duration::from_secs(6)));
+        assert!(b.allow(t + Duration::from_secs(10), BUDGET).is_ok(), "one probe after the cooldown");
+        assert!(b.allow(t + Duration::from_secs(10), BUDGET).is_err(), "only one");
         b.record(false, t + Duration::from_secs(10));
-        assert!(b.allow(t + Duration::from_secs(11)).is_err(), "a failed probe reopens");
-        assert!(b.allow(t + Duration::from_secs(20)).is_ok());
+        assert!(b.allow(t + Duration::from_secs(11), BUDGET).is_err(), "a failed probe reopens");
+        assert!(b.allow(t + Duration::from_secs(20), BUDGET).is_ok());
         b.record(true, t + Duration::from_secs(20));
         assert!(!b.is_open());
+    }
+
+    #[test]
+    fn the_half_open_slot_is_held_for_one_call_budget_at_most() {
+        let b = Breaker::new(1, Duration::from_secs(10));
+        let t = UNIX_EPOCH + Duration::from_secs(1000);
+        b.record(false, t);
+        assert!(b.allow(t + Duration::from_secs(10), BUDGET).is_ok(), "the probe");
+        assert!(b.allow(t + Duration::from_secs(22), BUDGET).is_err(), "within its budget: still only one");
+        assert!(b.allow(t + Duration::from_secs(23), BUDGET).is_ok(), "the probe never settled: another goes");
+        assert!(b.allow(t + Duration::from_secs(23), BUDGET).is_err());
+        assert_eq!(call_budget(Duration::from_secs(3)), Duration::from_secs(13), "3 attempts of 3 s and 2 waits of at most 2 s");
+    }
+
+    /// A bank that fails, hangs, or answers, on a clock the test moves.
+    struct Bank {
+        now: std::cell::Cell<SystemTime>,
+        mode: std::cell::Cell<&'static str>,
+    }
+
+    impl Platform for Bank {
+        fn now(&self) -> SystemTime {
+            self.now.get()
+        }
+        fn random(&self) -> [u8; 16] {
+            [7; 16]
+        }
+        async fn sleep(&self, _d: Duration) {}
+        async fn send(&self, _req: Request<Bytes>) -> Result<Response<Bytes>, String> {
+            match self.mode.get() {
+                "hang" => std::future::pending().await,
+                "down" => Ok(Response::builder().status(503).body(Bytes::new()).unwrap()),
+                _ => Ok(Response::new(Bytes::from_static(br#"{"accounts":[]}"#))),
+            }
+        }
+    }
+
+    #[test]
+    fn a_probe_that_never_settles_releases_the_half_open_slot_after_its_call_budget() {
+        use std::future::Future;
+        use std::task::{Context, Waker};
+        let env: std::collections::HashMap<&str, &str> = [
+            ("VERGE_DDB_ACCESS_KEY_ID", "ddb-id"),
+            ("VERGE_DDB_SECRET_ACCESS_KEY", "ddb-secret"),
+            ("VERGE_EDGE_ACCESS_KEY_ID", "edge-id"),
+            ("VERGE_EDGE_SECRET_ACCESS_KEY", "Qn5rVw8Kx2Lz7Hc1Md4Tb9Jf6Gy3Pa0Se5Uo8Ri2WkA"),
+            ("VERGE_BANK_API_URL", "http://bank.test"),
+            ("VERGE_BANK_TIMEOUT_MS", "1000"),
+            ("VERGE_BANK_BREAKER_FAILURES", "1"),
+            ("VERGE_BANK_BREAKER_COOLDOWN_MS", "1000"),
+        ]
+        .into();
+        let o = Origin::new(crate::OriginConfig::from_env(&|k| env.get(k).map(|v| v.to_string())).unwrap());
+        let cfg = o.config.bank.clone().unwrap();
+        let t = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let p = Bank { now: std::cell::Cell::new(t), mode: std::cell::Cell::new("down") };
+        let run = |p: &Bank| {
+            let mut f = std::pin::pin!(get(&o, p, &cfg, "/accounts", "tok"));
+            match f.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+                std::task::Poll::Ready(r) => Some(r.map(|_| ())),
+                std::task::Poll::Pending => None,
+            }
+        };
+        assert!(run(&p).unwrap().is_err(), "the bank is down: the breaker opens");
+        // After the cooldown one probe goes out; the bank never answers and the request is
+        // dropped (the client went away), so nothing is ever recorded.
+        p.now.set(t + Duration::from_secs(2));
+        p.mode.set("hang");
+        assert!(run(&p).is_none(), "the probe is in flight");
+        p.mode.set("up");
+        p.now.set(t + Duration::from_secs(3));
+        assert!(matches!(run(&p), Some(Err(ApiError::DependencyDown { .. }))), "one probe at a time");
+        // Past the longest the probe's call could have taken, its slot is free again.
+        p.now.set(t + Duration::from_secs(2) + Duration::from_secs(60));
+        assert_eq!(run(&p), Some(Ok(())), "a new probe reaches the bank");
+        assert!(!o.breaker.is_open());
     }
 }
