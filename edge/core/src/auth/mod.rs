@@ -244,7 +244,9 @@ pub(crate) fn strong_secret(setting: &str, r: &Reference, value: String) -> Resu
 
 #[derive(Debug)]
 struct JwksEntry {
-    keys: Arc<Vec<Jwk>>,
+    /// `None` until a fetch has succeeded: a cold instance whose first fetch failed has no keys,
+    /// which is not the same as a key set without the token's key.
+    keys: Option<Arc<Vec<Jwk>>>,
     fresh_until: SystemTime,
     last_fetch: SystemTime,
 }
@@ -454,13 +456,17 @@ impl<U: Upstream, V: jwt::Verifier> Authenticator<'_, U, V> {
                 Some(e) => {
                     let interval_passed = self.now >= e.last_fetch + p.cfg.jwks_refetch_interval;
                     let stale = self.now >= e.fresh_until;
-                    (Some(e.keys.clone()), (stale || refetch) && interval_passed)
+                    (e.keys.clone(), (stale || refetch) && interval_passed)
                 }
                 None => (None, true),
             }
         };
+        let unavailable =
+            |why: &str| AuthError::Unavailable(format!("the keys of JWT provider {} could not be fetched: {why}", p.cfg.name));
         if !may_fetch {
-            return Ok((cached.unwrap_or_default(), false));
+            // Until keys have been had, a token cannot be judged: 503 (with Retry-After), never
+            // 401 invalid_token, however many requests come before the next fetch may go out.
+            return cached.map(|k| (k, false)).ok_or_else(|| unavailable("the last fetch failed"));
         }
         // Record the attempt first, so concurrent requests do not all fetch.
         if let Some(e) = lock(&self.state.jwks).get_mut(&index) {
@@ -470,16 +476,17 @@ impl<U: Upstream, V: jwt::Verifier> Authenticator<'_, U, V> {
         match self.fetch_jwks(url, &p.cfg).await {
             Ok((keys, ttl)) => {
                 let keys = Arc::new(keys);
-                lock(&self.state.jwks).insert(index, JwksEntry { keys: keys.clone(), fresh_until: self.now + ttl, last_fetch: self.now });
+                let entry = JwksEntry { keys: Some(keys.clone()), fresh_until: self.now + ttl, last_fetch: self.now };
+                lock(&self.state.jwks).insert(index, entry);
                 Ok((keys, true))
             }
             Err(why) => match cached {
                 // Keep serving with the keys we have; the access log records the failure.
                 Some(keys) => Ok((keys, true)),
                 None => {
-                    lock(&self.state.jwks)
-                        .insert(index, JwksEntry { keys: Arc::new(Vec::new()), fresh_until: self.now, last_fetch: self.now });
-                    Err(AuthError::Unavailable(format!("the keys of JWT provider {} could not be fetched: {why}", p.cfg.name)))
+                    // Remember the attempt, so requests until the next interval do not all fetch.
+                    lock(&self.state.jwks).insert(index, JwksEntry { keys: None, fresh_until: self.now, last_fetch: self.now });
+                    Err(unavailable(&why))
                 }
             },
         }

@@ -616,3 +616,25 @@ fn tokens_with_huge_or_negative_exp_never_panic() {
         assert!(challenge(&r).contains("invalid_token"));
     }
 }
+
+#[test]
+fn a_cold_jwks_outage_answers_503_until_keys_are_had() {
+    let (e, w) = (edge(), World::new());
+    w.jwks_down.set(true);
+    let ask = |t: &str, at: u64| call_at(&e, &w, get("/api/x", &[("authorization", &bearer(t))]), at);
+    let valid = token("ES256", "ec1", json!({ "exp": NOW + 5000 }));
+    // The first request, the next ones before a refetch may go out, and the ones after a failed
+    // refetch: all 503 (not 401 invalid_token: the token may well be valid).
+    for at in [NOW, NOW, NOW + 5, NOW + 31, NOW + 40] {
+        let r = ask(&valid, at);
+        assert_eq!(r.status(), 503, "at +{}", at - NOW);
+        assert!(!challenge(&r).contains("invalid_token"));
+    }
+    assert_eq!(w.jwks_fetches.get(), 2, "still at most one fetch per refetch interval");
+    // A token that fails before any key is needed is still 401.
+    let foreign = token("ES256", "ec1", json!({ "iss": "https://elsewhere.test" }));
+    assert_eq!(ask(&foreign, NOW + 40).status(), 401);
+    // Keys back: the next fetch serves them.
+    w.jwks_down.set(false);
+    assert_eq!(ask(&valid, NOW + 62).status(), 200);
+}
