@@ -3,7 +3,7 @@
 //! and its open route. Prints medians; run with `cargo run --release --example pipeline_cost`.
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)] // a benchmark reads the clock
 
-use std::time::{Duration, Instant, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -11,16 +11,38 @@ use bytes::Bytes;
 use http::{Request, Response};
 use p256::ecdsa::signature::Signer;
 use verge_edge::config::Reference;
-use verge_edge::{BufferedUpstream, Edge, UpstreamError};
+use verge_edge::{Edge, Platform, UpstreamError};
 
 const NOW: u64 = 1_800_000_000;
 
 struct Origin {
     jwks: String,
+    requests: std::cell::Cell<u64>,
 }
 
-impl BufferedUpstream for Origin {
-    async fn fetch(&self, req: Request<Bytes>) -> Result<Response<Bytes>, UpstreamError> {
+/// The platform: a fixed clock, entropy that changes per request, the origin answered in memory.
+impl Platform for Origin {
+    type Body = Bytes;
+
+    fn now(&self) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(NOW)
+    }
+
+    fn entropy(&self) -> [u8; 16] {
+        let n = self.requests.get().wrapping_add(1);
+        self.requests.set(n);
+        [n as u8; 16]
+    }
+
+    async fn forward(&self, req: Request<Bytes>) -> Result<Response<Bytes>, UpstreamError> {
+        self.send(req).await
+    }
+
+    async fn read(&self, body: Bytes) -> Result<Bytes, UpstreamError> {
+        Ok(body)
+    }
+
+    async fn send(&self, req: Request<Bytes>) -> Result<Response<Bytes>, UpstreamError> {
         let body = if req.uri().path().ends_with("jwks.json") { self.jwks.clone() } else { r#"{"ok":true}"#.to_owned() };
         Ok(Response::builder()
             .header("content-type", "application/json")
@@ -61,8 +83,7 @@ fn main() {
         })
     };
     let edge = Edge::from_toml("edge-bench.toml", config, &lookup).unwrap();
-    let origin = Origin { jwks: jwks.to_string() };
-    let clock = || UNIX_EPOCH + Duration::from_secs(NOW);
+    let origin = Origin { jwks: jwks.to_string(), requests: std::cell::Cell::new(0) };
     let request = |path: &str, auth: bool| {
         let mut r = Request::get(format!("http://edge.test{path}"))
             .header("host", "edge.test")
@@ -80,8 +101,8 @@ fn main() {
         for round in 0..21 {
             let n = 2000;
             let t = Instant::now();
-            for i in 0..n {
-                let h = block_on(edge.handle(request(path, auth), &origin, &clock, [i as u8; 16]));
+            for _ in 0..n {
+                let h = block_on(edge.serve(request(path, auth), &origin));
                 assert_eq!(h.response.status(), 200);
                 std::hint::black_box(h.log.to_json());
             }

@@ -1,29 +1,48 @@
 //! # verge-edge: the edge core
 //!
-//! A plain library over `http` crate types. It has no runtime crate in it: time, entropy and
-//! outbound HTTP come in through [`Clock`], a `[u8; 16]` and [`Upstream`], so the whole
-//! pipeline runs natively in tests with a fake clock and an in-memory origin. The Workers and
-//! Spin crates are thin adapters that translate bodies, bindings and secrets.
+//! A plain library over `http` crate types. It has no runtime crate in it: time, entropy,
+//! outbound HTTP and the platform's signature checks come in through one [`Platform`] trait, so
+//! the whole pipeline runs natively in tests with a fake clock and an in-memory origin. The
+//! Workers and Spin crates are thin adapters that translate bodies, bindings and secrets.
 //!
-//! ## The pipeline
-//! [`Edge::handle`] states the order of the stages; each lives in a module named after it:
+//! ## The phases
+//! [`Edge::serve`] lists the phases in order over one per-request context; each lives in a
+//! module under `stages/` named after its concern (pingora's `ProxyHttp` phases, linkerd's
+//! stack in one function). A request phase either lets the request go on or answers it; every
+//! answer then passes through one finishing step.
 //!
-//! 1. [`request_id`]: keep the client's `x-request-id` if well-formed, else mint one. First, so
-//!    every answer, even an error, carries it.
-//! 2. URL length (414), then [`path`] normalisation (400): before routing, so patterns and
-//!    object keys only ever see the normalised path.
-//! 3. Routing: the first behaviour whose [`pattern`] matches (the last is always `*`).
-//! 4. Method (405 with `Allow`), then body size (413): cheap refusals before any origin work.
-//! 5. The origin: [`s3`] (signed GET/HEAD, SPA fallback) or [`forward`] (SigV4-signed proxy).
-//! 6. `x-request-id` on the response and one [`log::AccessLog`] line.
+//! 1. `request id`: keep the client's `x-request-id` if well-formed, else mint one
+//!    ([`request_id`]). First, so every answer, even an error, carries it.
+//! 2. `limits::url` (414): before the path is parsed, so an oversized URL costs nothing more.
+//! 3. `routing::normalise` (400, [`path`]): before routing and login, so patterns, object keys
+//!    and login routes only ever see the normalised path.
+//! 4. `login::routes`: the edge's own `/auth/*` routes when OIDC login is configured. Before
+//!    routing, so no behaviour can shadow them; they carry their own state cookie, so they need
+//!    no identity.
+//! 5. `routing::route`: the first behaviour whose [`pattern`] matches (the last is always `*`).
+//!    From here on the matched behaviour is known, to later phases and to the finishing step.
+//! 6. `limits::method_and_body` (405 with `Allow`, 413): cheap refusals, after routing (the
+//!    behaviour says which methods) and before identity (no key work for a request refused
+//!    anyway).
+//! 7. `identity::check` (401/403/503): before anything that could answer with the origin's
+//!    content, so a protected response never reaches a caller who may not have it.
+//! 8. `origin::fetch`: `s3` (signed GET/HEAD, SPA fallback) or `forward` (SigV4-signed
+//!    proxy). Last request phase: only a request every check admitted costs an origin call.
+//! 9. `finish::finish`, for every response (origin answers, login redirects, edge errors, and
+//!    [`boot_failure`] / [`malformed`] answers given before there is an edge): an error becomes
+//!    its problem response; identity's `Set-Cookie` on non-error answers; `x-request-id`; the
+//!    log line's status and duration last, so the log describes the response as sent.
 //!
-//! Every failure is an [`EdgeError`], turned into a problem response in one place.
+//! A new phase is one module under `stages/` and one line in [`Edge::serve`], placed by the
+//! constraints above. Every failure is an [`EdgeError`], turned into a problem response in one
+//! place.
 //!
 //! ## Design choices
 //! - Config is parsed and validated once ([`config::EdgeConfig::parse`]); references to the
 //!   environment and secrets are resolved once ([`Edge::new`]). A bad config is an error with
 //!   line and column at build time, never a panic at request time.
-//! - Nothing here reads a clock or calls `Instant::now()` (it traps on wasm32-unknown-unknown).
+//! - Nothing here reads a clock or calls `Instant::now()` (it traps on wasm32-unknown-unknown):
+//!   the time is [`Platform::now`], read once when a request arrives.
 
 pub mod auth;
 pub mod config;
@@ -32,24 +51,25 @@ mod forward;
 pub mod log;
 pub mod path;
 pub mod pattern;
+pub mod platform;
 pub mod problem;
 pub mod request_id;
 mod s3;
+mod stages;
 pub mod target;
 pub mod upstream;
 
-use std::time::Duration;
-
 use bytes::Bytes;
-use http::{header, Method, Request, Response};
+use http::{Request, Response};
 
 pub use config::{ConfigErrors, EdgeConfig};
 pub use log::AccessLog;
+pub use platform::Platform;
 pub use problem::EdgeError;
 pub use target::{StartupError, Target};
 pub use upstream::{Body, BufferedUpstream, Clock, OriginTimeout, Upstream, UpstreamError};
 
-use crate::path::NormalPath;
+use crate::stages::{finish, identity, limits, login, origin, routing, Ctx, Exchange, Stop};
 use crate::target::ResolvedOrigin;
 
 /// A running edge: validated config, resolved origins and identity providers, and the caches
@@ -72,25 +92,12 @@ pub enum BootError {
     Startup(#[from] StartupError),
 }
 
-/// What one request may use of the platform.
-struct Io<'a, U, C, V> {
-    up: &'a U,
-    clock: &'a C,
-    verifier: &'a V,
-    entropy: [u8; 16],
-}
-
 /// The response and the access log line for one request. `B` is the runtime's origin body
-/// ([`Upstream::Body`]), relayed as it arrives.
+/// ([`Platform::Body`]), relayed as it arrives.
 #[derive(Debug)]
 pub struct Handled<B = Bytes> {
     pub response: Response<Body<B>>,
     pub log: AccessLog,
-}
-
-struct Routed<'a> {
-    behaviour: &'a config::Behaviour,
-    origin: &'a ResolvedOrigin,
 }
 
 impl Edge {
@@ -122,12 +129,42 @@ impl Edge {
         *self.auth_state.stats.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Handles one request. Never panics on any input; every failure becomes a problem response.
+    /// Handles one request with what `platform` offers. Never panics on any input; every
+    /// failure becomes a problem response.
+    ///
+    /// This function is the phase list: the order below is the order of the crate docs, and a
+    /// new phase is one more line here.
+    pub async fn serve<P: Platform>(&self, req: Request<Bytes>, platform: &P) -> Handled<P::Body> {
+        let now = platform.now();
+        let entropy = platform.entropy();
+        let ex = Exchange::begin(&req, entropy, Some(now));
+        let mut cx = Ctx { edge: self, platform, req, now, entropy, ex, path: None, identity: auth::Identity::default() };
+        let outcome = match Self::phases(&mut cx).await {
+            Ok(response) => Ok(response),
+            Err(Stop::Answer(response)) => Ok(*response),
+            Err(Stop::Error(e)) => Err(e),
+        };
+        finish::finish(cx.ex, outcome, Some(platform.now()))
+    }
+
+    /// The request phases, in order (see the crate docs for why this order).
+    async fn phases<P: Platform>(cx: &mut Ctx<'_, P>) -> Result<Response<Body<P::Body>>, Stop<P::Body>> {
+        limits::url(cx)?;
+        routing::normalise(cx)?;
+        login::routes(cx).await?;
+        routing::route(cx)?;
+        limits::method_and_body(cx)?;
+        identity::check(cx).await?;
+        origin::fetch(cx).await
+    }
+
+    /// [`serve`](Self::serve) with a platform put together from parts: an [`Upstream`], a
+    /// [`Clock`] and this request's entropy, with signatures checked in Rust.
     pub async fn handle<U: Upstream, C: Clock>(&self, req: Request<Bytes>, up: &U, clock: &C, entropy: [u8; 16]) -> Handled<U::Body> {
         self.handle_with(req, up, clock, &auth::jwt::RustOnly, entropy).await
     }
 
-    /// [`handle`](Self::handle) with the platform's signature verification (WebCrypto on Workers).
+    /// [`handle`](Self::handle) with a platform signature [`Verifier`](auth::jwt::Verifier).
     pub async fn handle_with<U: Upstream, C: Clock, V: auth::jwt::Verifier>(
         &self,
         req: Request<Bytes>,
@@ -136,146 +173,26 @@ impl Edge {
         verifier: &V,
         entropy: [u8; 16],
     ) -> Handled<U::Body> {
-        let started = clock.now();
-        let request_id = request_id::choose(req.headers().get(request_id::HEADER), entropy);
-        let mut log = AccessLog::begin(&request_id, &req);
-        let io = Io { up, clock, verifier, entropy };
-        let result = self.pipeline(req, &io, &request_id, &mut log).await;
-        let mut response = result.unwrap_or_else(|e| {
-            log.error = Some(e.to_string());
-            e.into_response(&request_id).map(Body::Full)
-        });
-        request_id::stamp(&mut response, &request_id);
-        log.status = response.status().as_u16();
-        log.duration_ms = clock.now().duration_since(started).unwrap_or(Duration::ZERO).as_millis() as u64;
-        Handled { response, log }
-    }
-
-    fn authenticator<'a, U: Upstream, C: Clock, V: auth::jwt::Verifier>(
-        &'a self,
-        io: &'a Io<'a, U, C, V>,
-        request_id: &'a str,
-    ) -> auth::Authenticator<'a, U, V> {
-        auth::Authenticator {
-            verifier: io.verifier,
-            oidc: self.oidc.as_ref(),
-            entropy: io.entropy,
-            providers: &self.providers,
-            api_key: self.config.auth.api_key.as_ref(),
-            origins: &self.origins,
-            state: &self.auth_state,
-            up: io.up,
-            now: io.clock.now(),
-            request_id,
-        }
-    }
-
-    async fn pipeline<U: Upstream, C: Clock, V: auth::jwt::Verifier>(
-        &self,
-        req: Request<Bytes>,
-        io: &Io<'_, U, C, V>,
-        request_id: &str,
-        log: &mut AccessLog,
-    ) -> Result<Response<Body<U::Body>>, EdgeError> {
-        let up = io.up;
-        let limits = self.config.limits;
-        let url_len = req.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
-        if url_len > limits.max_url_bytes {
-            return Err(EdgeError::UriTooLong { len: url_len, limit: limits.max_url_bytes });
-        }
-        let path = NormalPath::parse(req.uri().path())?;
-        log.path = path.as_str().to_owned();
-
-        // The edge's own login routes, when OIDC login is configured.
-        if self.oidc.is_some() && path.as_str().starts_with("/auth/") {
-            let a = self.authenticator(io, request_id);
-            if let Some(r) = a.login_route(path.as_str(), req.uri().query(), req.headers()).await {
-                log.behaviour = Some("/auth/*".to_owned());
-                return r.map(|r| r.map(Body::Full)).map_err(EdgeError::Login);
-            }
-        }
-
-        let Routed { behaviour, origin } = self.route(&path);
-        log.behaviour = Some(behaviour.pattern.to_string());
-        log.origin = Some(origin.name.clone());
-
-        if !behaviour.methods.contains(req.method()) {
-            return Err(EdgeError::MethodNotAllowed { method: req.method().to_string(), allow: behaviour.methods.allow_header() });
-        }
-        if req.body().len() > limits.max_body_bytes {
-            return Err(EdgeError::BodyTooLarge { len: req.body().len(), limit: limits.max_body_bytes });
-        }
-
-        let now = io.clock.now();
-        // Identity after the cheap refusals and before any origin work. A CORS preflight carries
-        // no credentials by design, so behaviours may let it through.
-        let preflight = req.method() == Method::OPTIONS && req.headers().contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
-        let mut identity = if behaviour.allow_preflight && preflight {
-            auth::Identity::default()
-        } else {
-            self.authenticator(io, request_id).evaluate(&behaviour.auth, req.headers()).await.map_err(EdgeError::Auth)?
-        };
-        log.auth = identity.via.take();
-        log.signature = identity.signature;
-        let (parts, body) = req.into_parts();
-        let mut response = match &origin.target {
-            Target::S3 { base, bucket, path_style } => {
-                let bucket = s3::Bucket { origin, base, bucket, path_style: *path_style };
-                bucket.serve(&parts.method, &path, &parts.headers, behaviour.spa_fallback, up, now).await
-            }
-            Target::Http { base } => {
-                let call = forward::Call {
-                    method: &parts.method,
-                    path: &path,
-                    query: parts.uri.query(),
-                    client: &parts.headers,
-                    identity: &identity,
-                    request_id,
-                };
-                forward::forward(origin, base, call, body, up, now).await
-            }
-        }?
-        .map(Body::Origin);
-        for c in &identity.set_cookies {
-            response.headers_mut().append(header::SET_COOKIE, c.clone());
-        }
-        Ok(response)
-    }
-
-    fn route(&self, path: &NormalPath) -> Routed<'_> {
-        let behaviours = &self.config.behaviours;
-        // Validation guarantees a final catch-all, so the fallback is that behaviour.
-        let behaviour = behaviours.iter().find(|b| b.pattern.matches(path.as_str())).unwrap_or(&behaviours[behaviours.len() - 1]);
-        Routed { behaviour, origin: &self.origins[behaviour.origin] }
+        self.serve(req, &platform::Parts { up, clock, verifier, entropy }).await
     }
 }
 
 /// The answer when the edge could not start (bad config or a missing secret): 500 with a problem
 /// body, and a log line naming the cause for operators.
 pub fn boot_failure<B>(err: &BootError, req: &Request<Bytes>, entropy: [u8; 16]) -> Handled<B> {
-    let request_id = request_id::choose(req.headers().get(request_id::HEADER), entropy);
-    let log = AccessLog { error: Some(err.to_string()), ..AccessLog::begin(&request_id, req) };
-    answer_before_pipeline(EdgeError::Misconfigured, &request_id, log)
+    let mut ex = Exchange::begin(req, entropy, None);
+    ex.log.error = Some(err.to_string());
+    finish::finish(ex, Err(EdgeError::Misconfigured), None)
 }
 
 /// The answer to a request the runtime accepted but could not be turned into an `http` request
 /// (`why` says what): 400 with a problem body, and a log line.
 pub fn malformed<B>(why: &str, entropy: [u8; 16]) -> Handled<B> {
-    let request_id = request_id::choose(None, entropy);
-    let err = EdgeError::Malformed(log::clip(why, 200));
-    let log = AccessLog {
-        method: String::new(),
-        path: String::new(),
-        error: Some(err.to_string()),
-        ..AccessLog::begin(&request_id, &Request::new(()))
-    };
-    answer_before_pipeline(err, &request_id, log)
-}
-
-fn answer_before_pipeline<B>(err: EdgeError, request_id: &str, log: AccessLog) -> Handled<B> {
-    let mut response = err.into_response(request_id).map(Body::Full);
-    request_id::stamp(&mut response, request_id);
-    Handled { log: AccessLog { status: response.status().as_u16(), ..log }, response }
+    let mut ex = Exchange::begin(&Request::new(()), entropy, None);
+    ex.log.method = String::new();
+    ex.log.path = String::new();
+    // The request has no id of its own (there is no request), so the id is a fresh one.
+    finish::finish(ex, Err(EdgeError::Malformed(log::clip(why, 200))), None)
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! The Verge edge as a Spin component (`wasi:http/handler@0.3.0`, built for `wasm32-wasip2`).
 //!
-//! A thin adapter: it reads the body, gives the core the wall clock, 16 random bytes and an
-//! [`Upstream`] over `wasi:http` outbound requests, and prints the access log line to stdout.
+//! A thin adapter: it reads the body, implements the core's [`Platform`] with the wall clock,
+//! 16 random bytes per request and `wasi:http` outbound requests, and prints the access log line
+//! to stdout.
 //! Environment variables come from Spin's `environment` (or `wasmtime serve --env`); this
 //! runtime has no separate secret store, so `{ secret = "NAME" }` reads the environment too.
 
@@ -14,7 +15,7 @@ use spin_sdk::http::{FullBody, IntoResponse, Request};
 use spin_sdk::http_service;
 use spin_sdk::wasip3::http::types::ErrorCode;
 use verge_edge::config::Reference;
-use verge_edge::{BootError, BufferedUpstream, Edge, OriginTimeout, UpstreamError};
+use verge_edge::{BootError, Edge, OriginTimeout, Platform, UpstreamError};
 
 const CONFIG: &str = include_str!(env!("VERGE_EDGE_CONFIG_PATH"));
 
@@ -28,13 +29,34 @@ async fn boot() -> Result<Edge, BootError> {
     Ok(Edge::new(config, &|r: &Reference| values.get(r.name()).cloned())?)
 }
 
-struct WasiUpstream;
+/// What a request may use of the component's host. Responses are read whole:
+/// `verge_wasi::send` reads the body inside the call (see there why). Signatures are checked in
+/// Rust (the default).
+struct Spin;
 
-/// Responses are read whole: `verge_wasi::send` reads the body inside the call (see there why).
-impl BufferedUpstream for WasiUpstream {
-    async fn fetch(&self, req: http::Request<Bytes>) -> Result<http::Response<Bytes>, UpstreamError> {
+impl Platform for Spin {
+    type Body = Bytes;
+
+    fn now(&self) -> SystemTime {
+        #[allow(clippy::disallowed_methods)] // the adapter owns the clock
+        SystemTime::now()
+    }
+
+    fn entropy(&self) -> [u8; 16] {
+        verge_wasi::random16()
+    }
+
+    async fn send(&self, req: http::Request<Bytes>) -> Result<http::Response<Bytes>, UpstreamError> {
         let timeout = req.extensions().get::<OriginTimeout>().map(|t| t.0);
         verge_wasi::send(req, timeout).await.map_err(classify)
+    }
+
+    async fn forward(&self, req: http::Request<Bytes>) -> Result<http::Response<Bytes>, UpstreamError> {
+        self.send(req).await
+    }
+
+    async fn read(&self, body: Bytes) -> Result<Bytes, UpstreamError> {
+        Ok(body)
     }
 }
 
@@ -58,14 +80,12 @@ async fn handle(req: Request) -> impl IntoResponse {
     // The edge refuses bodies over its limit anyway; reading first keeps the adapter simple.
     let body = body.bytes().await.unwrap_or_default();
     let req = http::Request::from_parts(parts, body);
-    #[allow(clippy::disallowed_methods)] // the adapter owns the clock
-    let clock = SystemTime::now;
     if EDGE.get().is_none() {
         let booted = boot().await;
         let _ = EDGE.set(booted);
     }
     let handled = match EDGE.get().expect("set above") {
-        Ok(edge) => edge.handle(req, &WasiUpstream, &clock, verge_wasi::random16()).await,
+        Ok(edge) => edge.serve(req, &Spin).await,
         Err(err) => verge_edge::boot_failure(err, &req, verge_wasi::random16()),
     };
     println!("{}", handled.log.to_json());

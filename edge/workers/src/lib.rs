@@ -1,8 +1,9 @@
 //! The Verge edge on Cloudflare Workers: a thin adapter over `verge-edge`.
 //!
-//! It translates workerd's `Request`/`Response` to and from `http` types, gives the core
-//! `Date.now()` as its clock, `crypto.getRandomValues` as entropy, `fetch` as its [`Upstream`]
-//! and `crypto.subtle` for JWT signatures, and writes the access log line with `console.log`.
+//! It translates workerd's `Request`/`Response` to and from `http` types, and implements the
+//! core's [`Platform`] with `Date.now()` as the clock, `crypto.getRandomValues` as entropy,
+//! `fetch` as the way out and `crypto.subtle` for JWT signatures; it writes the access log line
+//! with `console.log`.
 //! `{ env = "NAME" }` references read wrangler `[vars]`; `{ secret = "NAME" }` reads
 //! `wrangler secret` values.
 //!
@@ -22,8 +23,9 @@ use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue};
 use http::HeaderMap;
 use js_sys::{Array, Uint8Array};
+use verge_edge::auth::jwt::{Alg, Verifier};
 use verge_edge::config::Reference;
-use verge_edge::{Body, BootError, Edge, OriginTimeout, Upstream, UpstreamError};
+use verge_edge::{Body, BootError, Edge, OriginTimeout, Platform, UpstreamError};
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -33,10 +35,6 @@ const CONFIG: &str = include_str!(env!("VERGE_EDGE_CONFIG_PATH"));
 
 /// Parsed once per isolate.
 static EDGE: OnceLock<Result<Edge, BootError>> = OnceLock::new();
-
-fn now() -> SystemTime {
-    UNIX_EPOCH + Duration::from_millis(js_sys::Date::now() as u64)
-}
 
 fn entropy() -> [u8; 16] {
     let mut b = [0u8; 16];
@@ -127,9 +125,10 @@ impl Drop for OriginBody {
     }
 }
 
-struct WorkersUpstream;
+/// What a request may use of workerd.
+struct Workers;
 
-impl WorkersUpstream {
+impl Workers {
     async fn call(req: http::Request<Bytes>, whole: bool) -> Result<(http::response::Parts, JsValue), UpstreamError> {
         let timeout = req.extensions().get::<OriginTimeout>().map_or(Duration::from_secs(30), |t| t.0);
         let timeout_ms = u32::try_from(timeout.as_millis()).unwrap_or(u32::MAX);
@@ -144,8 +143,16 @@ impl WorkersUpstream {
     }
 }
 
-impl Upstream for WorkersUpstream {
+impl Platform for Workers {
     type Body = OriginBody;
+
+    fn now(&self) -> SystemTime {
+        UNIX_EPOCH + Duration::from_millis(js_sys::Date::now() as u64)
+    }
+
+    fn entropy(&self) -> [u8; 16] {
+        entropy()
+    }
 
     async fn send(&self, req: http::Request<Bytes>) -> Result<http::Response<Bytes>, UpstreamError> {
         let (parts, body) = Self::call(req, true).await?;
@@ -160,6 +167,14 @@ impl Upstream for WorkersUpstream {
     async fn read(&self, body: OriginBody) -> Result<Bytes, UpstreamError> {
         let Some(resp) = body.take() else { return Ok(Bytes::new()) };
         JsFuture::from(read_body(&resp)).await.map(|b| bytes_of(&b)).map_err(|e| upstream_error(&e))
+    }
+
+    async fn verify(&self, alg: Alg, jwk: &serde_json::Value, input: &[u8], signature: &[u8]) -> Option<bool> {
+        webcrypto::WebCrypto.verify(alg, jwk, input, signature).await
+    }
+
+    fn verifier_name(&self) -> &'static str {
+        webcrypto::WebCrypto.name()
     }
 }
 
@@ -215,7 +230,7 @@ async fn fetch(req: web_sys::Request, env: Env, _ctx: Context) -> worker::Result
         .filter(|v| !v.is_empty())
     };
     let handled = match EDGE.get_or_init(|| Edge::from_toml("edge.toml", CONFIG, &lookup)) {
-        Ok(edge) => edge.handle_with(req, &WorkersUpstream, &now, &webcrypto::WebCrypto, entropy()).await,
+        Ok(edge) => edge.serve(req, &Workers).await,
         Err(err) => verge_edge::boot_failure(err, &req, entropy()),
     };
     web_sys::console::log_1(&JsValue::from_str(&handled.log.to_json()));

@@ -1,0 +1,27 @@
+//! Identity: the behaviour's auth rule checked against the request (401, 403 or 503 when it
+//! fails). After the cheap refusals, before any cache lookup or origin work. A CORS preflight
+//! carries no credentials by design, so a behaviour may let it through.
+
+use http::{header, Method};
+
+use super::{Ctx, Stop};
+use crate::auth::Identity;
+use crate::platform::{Out, Platform};
+use crate::problem::EdgeError;
+
+pub(crate) async fn check<P: Platform>(cx: &mut Ctx<'_, P>) -> Result<(), Stop<P::Body>> {
+    let behaviour = cx.route()?.behaviour;
+    let req = &cx.req;
+    let preflight = req.method() == Method::OPTIONS && req.headers().contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+    let mut identity = if behaviour.allow_preflight && preflight {
+        Identity::default()
+    } else {
+        let out = Out(cx.platform);
+        cx.authenticator(&out).evaluate(&behaviour.auth, req.headers()).await.map_err(EdgeError::Auth)?
+    };
+    cx.ex.log.auth = identity.via.take();
+    cx.ex.log.signature = identity.signature;
+    cx.ex.set_cookies = std::mem::take(&mut identity.set_cookies);
+    cx.identity = identity;
+    Ok(())
+}

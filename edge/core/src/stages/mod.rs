@@ -1,0 +1,118 @@
+//! The request's phases, one module each, over one per-request [`Ctx`]. The order is stated once,
+//! in [`crate::Edge::serve`]; the `//!` docs of the crate say why each comes where it does.
+//!
+//! A request phase takes the context and either lets the request go on (`Ok(())`) or stops it
+//! with an answer ([`Stop`]): an [`EdgeError`] or a ready response (a login redirect, later a
+//! cache hit). Every response, whichever phase produced it, then passes through
+//! [`finish::finish`].
+
+pub(crate) mod finish;
+pub(crate) mod identity;
+pub(crate) mod limits;
+pub(crate) mod login;
+pub(crate) mod origin;
+pub(crate) mod routing;
+
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use http::{HeaderValue, Request, Response};
+
+use crate::config::Behaviour;
+use crate::log::AccessLog;
+use crate::path::NormalPath;
+use crate::platform::Platform;
+use crate::problem::EdgeError;
+use crate::target::ResolvedOrigin;
+use crate::upstream::Body;
+use crate::Edge;
+
+/// Why a request phase stopped the request: an error, or an answer made at the edge.
+pub(crate) enum Stop<B> {
+    Error(EdgeError),
+    /// Boxed: a response is large, and `Err` travels through every phase's `?`.
+    Answer(Box<Response<Body<B>>>),
+}
+
+impl<B> From<EdgeError> for Stop<B> {
+    fn from(e: EdgeError) -> Self {
+        Stop::Error(e)
+    }
+}
+
+/// The behaviour a request matched and its origin.
+#[derive(Clone, Copy)]
+pub(crate) struct Route<'e> {
+    pub behaviour: &'e Behaviour,
+    pub origin: &'e ResolvedOrigin,
+}
+
+/// What the finishing step needs to know about a request, whether or not the edge could start:
+/// who asked, what matched, what earlier phases left for the response.
+pub(crate) struct Exchange<'e> {
+    pub request_id: String,
+    pub log: AccessLog,
+    /// When the request arrived, where there is a clock to say (not for a failed boot).
+    pub started: Option<SystemTime>,
+    /// The matched behaviour, so per-behaviour response policies reach error answers too.
+    pub route: Option<Route<'e>>,
+    /// `Set-Cookie` values from identity (a renewed session), for every non-error answer.
+    pub set_cookies: Vec<HeaderValue>,
+}
+
+impl Exchange<'_> {
+    /// The exchange for a request as it arrives (the request id is chosen here, first, so that
+    /// every answer carries it).
+    pub fn begin<B>(req: &Request<B>, entropy: [u8; 16], started: Option<SystemTime>) -> Self {
+        let request_id = crate::request_id::choose(req.headers().get(crate::request_id::HEADER), entropy);
+        let log = AccessLog::begin(&request_id, req);
+        Exchange { request_id, log, started, route: None, set_cookies: Vec::new() }
+    }
+}
+
+/// One request on its way through the phases.
+pub(crate) struct Ctx<'e, P: Platform> {
+    pub edge: &'e Edge,
+    pub platform: &'e P,
+    pub req: Request<Bytes>,
+    /// The time the request arrived; phases use this one reading.
+    pub now: SystemTime,
+    pub entropy: [u8; 16],
+    pub ex: Exchange<'e>,
+    /// The normalised path, once [`routing::normalise`] has run.
+    pub path: Option<NormalPath>,
+    /// Who the edge says is calling, once [`identity::check`] has run.
+    pub identity: crate::auth::Identity,
+}
+
+impl<'e, P: Platform> Ctx<'e, P> {
+    /// The normalised path; a phase that asks before normalisation is a bug, answered 500.
+    pub fn path(&self) -> Result<&NormalPath, EdgeError> {
+        self.path.as_ref().ok_or(EdgeError::Misconfigured)
+    }
+
+    /// The matched behaviour; asked before routing, a bug answered 500.
+    pub fn route(&self) -> Result<Route<'e>, EdgeError> {
+        self.ex.route.ok_or(EdgeError::Misconfigured)
+    }
+
+    /// The identity module's view of the request and the platform.
+    pub fn authenticator<'a>(
+        &'a self,
+        out: &'a crate::platform::Out<'a, P>,
+    ) -> crate::auth::Authenticator<'a, crate::platform::Out<'a, P>, crate::platform::Out<'a, P>> {
+        let edge = self.edge;
+        crate::auth::Authenticator {
+            verifier: out,
+            oidc: edge.oidc.as_ref(),
+            entropy: self.entropy,
+            providers: &edge.providers,
+            api_key: edge.config.auth.api_key.as_ref(),
+            origins: &edge.origins,
+            state: &edge.auth_state,
+            up: out,
+            now: self.now,
+            request_id: &self.ex.request_id,
+        }
+    }
+}
