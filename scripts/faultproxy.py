@@ -10,9 +10,28 @@ told to, fails, stalls or drops requests, before or after moto has applied them.
     GET  /__fault                                                    {"mode": ..., "remaining": N, "seen": N}
 
 Everything else is forwarded unchanged (Host header included, so SigV4 signatures still verify).
+
+It also plays the part of DynamoDB that moto leaves out: TransactWriteItems' ClientRequestToken.
+DynamoDB's API reference (TransactWriteItems, ClientRequestToken) says:
+
+    "Providing a ClientRequestToken makes the call to TransactWriteItems idempotent, meaning that
+    multiple identical calls have the same effect as one single call. [...] A client request token
+    is valid for 10 minutes after the first request that uses it is completed. After 10 minutes,
+    any request with the same client token is treated as a new request. [...] If you submit a
+    request with the same client token but a change in other parameters within the 10-minute
+    idempotency window, DynamoDB returns an IdempotentParameterMismatch exception."
+
+So each token that reached moto is remembered for TOKEN_TTL_S with a hash of its request (every
+parameter but the token itself: TransactItems and the rest). Within the window, the same token
+with an identical request gets the first success answer again without writing (a first attempt
+that failed is simply run again); the same token with a different request gets HTTP 400
+IdempotentParameterMismatchException, as from DynamoDB. Requests this proxy fails itself ("fail")
+never reached DynamoDB and leave no token behind. `GET /__tokens` lists what is remembered.
+
 Usage: faultproxy.py LISTEN_PORT UPSTREAM_PORT
 """
 
+import hashlib
 import http.client
 import json
 import sys
@@ -23,6 +42,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 LOCK = threading.Lock()
 FAULT = {"mode": "none", "remaining": 0, "status": 500, "ms": 0, "seen": 0}
 UPSTREAM = ("127.0.0.1", 0)
+# ClientRequestToken -> {"hash", "expires", "answer": (status, headers, body) of a success, or None}
+TOKENS = {}
+TOKEN_TTL_S = 600
+TRANSACT = "DynamoDB_20120810.TransactWriteItems"
 
 
 def take():
@@ -82,9 +105,47 @@ class Handler(BaseHTTPRequestHandler):
         conn.close()
         return resp.status, resp.getheaders(), data
 
+    def dynamodb(self, body):
+        """Forwards to moto, answering TransactWriteItems tokens as DynamoDB does (see the top)."""
+        token, digest = None, None
+        if self.headers.get("x-amz-target") == TRANSACT:
+            try:
+                request = json.loads(body)
+                token = request.pop("ClientRequestToken", None)
+                digest = hashlib.sha256(json.dumps(request, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+            except (ValueError, AttributeError):
+                token = None
+        if token is None:
+            return self.forward(body)
+        now = time.monotonic()
+        with LOCK:
+            for t in [t for t, v in TOKENS.items() if v["expires"] <= now]:
+                del TOKENS[t]
+            seen = TOKENS.get(token)
+        if seen and seen["hash"] != digest:
+            payload = json.dumps({
+                "__type": "com.amazonaws.dynamodb.v20120810#IdempotentParameterMismatchException",
+                "message": "Request parameters do not match the parameters of the previous request with the same ClientRequestToken",
+            }).encode()
+            return 400, [("content-type", "application/x-amz-json-1.0")], payload
+        if seen and seen["answer"] is not None:
+            return seen["answer"]
+        status, headers, data = self.forward(body)
+        with LOCK:
+            TOKENS[token] = {"hash": digest, "expires": time.monotonic() + TOKEN_TTL_S,
+                             "answer": (status, headers, data) if status == 200 else None}
+        return status, headers, data
+
+    def tokens(self):
+        with LOCK:
+            body = json.dumps({t: {"hash": v["hash"], "succeeded": v["answer"] is not None} for t, v in TOKENS.items()}).encode()
+        self.reply(200, [("content-type", "application/json")], body)
+
     def handle_any(self):
         if self.path.startswith("/__fault"):
             return self.control()
+        if self.path.startswith("/__tokens"):
+            return self.tokens()
         body = self.read_body()
         fault = take()
         mode = fault and fault["mode"]
@@ -93,7 +154,7 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(fault["status"], [("content-type", "application/x-amz-json-1.0")], payload)
         if mode == "stall":
             time.sleep(fault["ms"] / 1000)
-        status, headers, data = self.forward(body)
+        status, headers, data = self.dynamodb(body)
         if mode == "late":
             time.sleep(fault["ms"] / 1000)
         if mode == "drop":

@@ -117,10 +117,18 @@ pub(crate) async fn post_number<P: Platform>(
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD"
         }}));
     }
-    // DynamoDB makes a transaction with the same token idempotent for 10 minutes, so the
-    // client's own retries after a lost response cannot apply it twice.
-    let token = idem.map_or_else(|| id.clone(), |k| verge_signing::sha256_hex(format!("{user}\n{k}").as_bytes())[..36].to_owned());
-    let write = json!({ "TransactItems": items, "ClientRequestToken": token });
+    // One token per request to the origin, sent with every attempt of this one call (the client
+    // in dynamo.rs resends the same payload): DynamoDB answers a repeat within 10 minutes with the
+    // first success instead of writing again, so an attempt whose answer was lost is confirmed.
+    //
+    // Not one token per Idempotency-Key: a client's retry is a new request with a new id, time
+    // and sort key, and DynamoDB answers the same token with other items with
+    // IdempotentParameterMismatchException (400) for 10 minutes. Nor items derived from the key
+    // alone: the first attempt's time is not known to a retry. Exactly-once across the client's
+    // retries comes from the idempotency record's `attribute_not_exists` in the same
+    // transaction (a retry is cancelled and replays the stored answer); nothing acknowledged is
+    // lost because the answer is sent only after DynamoDB confirmed the transaction.
+    let write = json!({ "TransactItems": items, "ClientRequestToken": id });
     let (status, result) = match o.dynamo.call(p, "TransactWriteItems", &write).await {
         Ok(_) => (StatusCode::CREATED, result),
         Err(DynamoError::TransactionCanceled(reasons))
