@@ -122,6 +122,16 @@ describe('partner orders', () => {
     assert.equal((await call('GET', `/api/partners/${partner}/errors`, {})).status, 403);
   });
 
+  test('line items too large to add up are refused naming the total, not with a wrapped sum', async () => {
+    // 100 lines of 10000 x 100000000000.00 overflow 64-bit cents.
+    const lineItems = Array.from({ length: 100 }, (_, i) => ({ sku: `S${i}`, quantity: 10000, unitPrice: 1e11 }));
+    const r = await call('POST', `/api/partners/${partner}/orders`, as(me, json({ orders: [order(50, { lineItems, total: 1e11 })] })));
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.json.rejected, [
+      { index: 0, sequenceNumber: 50, reasons: ['total: the line items add up to more than 100000000000.00, the largest total'] },
+    ]);
+  });
+
   test('batch limits and malformed bodies name the field', async () => {
     const big = await call('POST', `/api/partners/${partner}/orders`, as(me, json({ orders: Array.from({ length: 101 }, (_, i) => order(i)) })));
     assert.equal(big.status, 400);

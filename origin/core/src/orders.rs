@@ -40,10 +40,24 @@ pub struct Order {
     pub total_cents: i64,
 }
 
+/// The largest amount (a price or a total) in cents: 100000000000.00, well inside the range
+/// where `f64` holds every cent exactly (2^53).
+const MAX_CENTS: i64 = 10_000_000_000_000;
+
 fn cents(v: &Value) -> Option<i64> {
     let x = v.as_f64().filter(|_| v.is_number())?;
     let c = (x * 100.0).round();
-    ((x * 100.0 - c).abs() < 1e-6 && (0.0..=1e13).contains(&c)).then_some(c as i64)
+    ((x * 100.0 - c).abs() < 1e-6 && (0.0..=MAX_CENTS as f64).contains(&c)).then_some(c as i64)
+}
+
+/// The sum of the lines in cents, or `None` past [`MAX_CENTS`]. Checked: 100 lines of 10000 at
+/// the largest price are 10^19 cents, past `i64`, which would panic in debug builds and wrap to
+/// a wrong refusal in release builds.
+fn lines_total(lines: &[(String, u64, i64)]) -> Option<i64> {
+    lines
+        .iter()
+        .try_fold(0i64, |sum, (_, q, p)| i64::try_from(*q).ok()?.checked_mul(*p).and_then(|line| sum.checked_add(line)))
+        .filter(|sum| *sum <= MAX_CENTS)
 }
 
 /// Cents as decimal text: `2000` -> `20.00`.
@@ -127,9 +141,12 @@ pub fn validate(v: &Value, now_ms: i64) -> Result<Order, Vec<String>> {
         why.push("total: required, at least 0 with at most 2 decimals".into());
     }
     if why.is_empty() {
-        let sum: i64 = lines.iter().map(|(_, q, p)| *q as i64 * p).sum();
-        if Some(sum) != total {
-            why.push(format!("total: {} does not equal the sum of the line items, {}", money_text(total.unwrap_or(0)), money_text(sum)));
+        match lines_total(&lines) {
+            None => why.push(format!("total: the line items add up to more than {}, the largest total", money_text(MAX_CENTS))),
+            Some(sum) if Some(sum) != total => {
+                why.push(format!("total: {} does not equal the sum of the line items, {}", money_text(total.unwrap_or(0)), money_text(sum)))
+            }
+            Some(_) => {}
         }
     }
     match (why.is_empty(), sequence, event_ms, currency, total) {
@@ -336,5 +353,24 @@ mod tests {
         v["eventTime"] = json!("2027-01-01T00:00:00Z");
         assert_eq!(validate(&v, NOW).unwrap_err(), vec!["eventTime: more than 5 minutes in the future".to_owned()]);
         assert!(validate(&json!([1]), NOW).is_err());
+    }
+
+    #[test]
+    fn line_items_too_large_to_add_up_are_refused_naming_the_total() {
+        // 100 lines of 10000 x 100000000000.00: 10^19 cents, past i64 (9.2 x 10^18).
+        let mut v = good();
+        v["lineItems"] =
+            json!((0..100).map(|i| json!({ "sku": format!("S{i}"), "quantity": 10_000, "unitPrice": 1e11 })).collect::<Vec<_>>());
+        v["total"] = json!(1e11);
+        assert_eq!(
+            validate(&v, NOW).unwrap_err(),
+            vec!["total: the line items add up to more than 100000000000.00, the largest total".to_owned()]
+        );
+        // Just past the largest total, with no overflow at all: the same answer.
+        v["lineItems"] = json!([{ "sku": "A", "quantity": 2, "unitPrice": 1e11 }]);
+        assert_eq!(validate(&v, NOW).unwrap_err()[0], "total: the line items add up to more than 100000000000.00, the largest total");
+        // The largest total itself is fine.
+        v["lineItems"] = json!([{ "sku": "A", "quantity": 1, "unitPrice": 1e11 }]);
+        assert_eq!(validate(&v, NOW).unwrap().total_cents, 10_000_000_000_000);
     }
 }
