@@ -267,7 +267,8 @@ pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 
 /// Verifies a request signed with [`Profile::Api`].
 ///
-/// `host` is the authority the request was sent to, `path_and_query` exactly as received.
+/// `host` is the authority the request was sent to, `path_and_query` exactly as received: the
+/// path is verified as is, never normalised, so it is the path the caller goes on to route.
 /// `lookup` maps an access key id to its credentials. Every `x-verge-*` header present must be
 /// among the signed headers, so identity headers cannot be added to a captured request.
 ///
@@ -296,7 +297,8 @@ pub fn verify(
 
     let amz_date = headers.get("x-amz-date").and_then(|v| v.to_str().ok()).ok_or(VerifyError::Malformed("no x-amz-date header"))?;
     let signed_at = parse_amz_date(amz_date).ok_or(VerifyError::Malformed("x-amz-date is not YYYYMMDDTHHMMSSZ"))?;
-    if !amz_date.starts_with(auth.date) {
+    // The scope's date is exactly x-amz-date's 8-digit date (parse_amz_date checked its shape).
+    if amz_date.get(..8) != Some(auth.date) {
         return Err(VerifyError::Malformed("credential date differs from x-amz-date"));
     }
     let skew = now.duration_since(signed_at).unwrap_or_else(|e| e.duration());
@@ -335,7 +337,12 @@ pub fn verify(
             rebuilt.headers_mut().append(name.clone(), v.clone());
         }
     }
-    let recomputed = expected_signature(&mut rebuilt, &creds, expected, signed_at, body_hash)?;
+    // The canonical request takes the path exactly as received (no RFC 3986 normalisation):
+    // the caller routes that path, so a signature for `/a/b` must not verify `/a/x/../b` or
+    // `/a//b`. The edge signs paths it has already normalised, for which both are the same.
+    let mut settings = Profile::Api.settings();
+    settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+    let recomputed = expected_signature(&mut rebuilt, &creds, expected, signed_at, body_hash, settings)?;
     if bool::from(recomputed.as_bytes().ct_eq(auth.signature.as_bytes())) {
         Ok(Verified { access_key_id: creds.access_key_id })
     } else {
@@ -349,6 +356,7 @@ fn expected_signature(
     scope: &Scope,
     at: SystemTime,
     body_hash: String,
+    settings: SigningSettings,
 ) -> Result<String, VerifyError> {
     let identity = creds.identity();
     let params = v4::SigningParams::builder()
@@ -356,7 +364,7 @@ fn expected_signature(
         .region(&scope.region)
         .name(&scope.service)
         .time(at)
-        .settings(Profile::Api.settings())
+        .settings(settings)
         .build()
         .map_err(|_| VerifyError::Mismatch)?
         .into();

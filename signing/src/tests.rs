@@ -149,3 +149,36 @@ fn aws_suite_get_vanilla_signature() {
         "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date, Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"
     );
 }
+
+#[test]
+fn the_exact_path_is_verified_not_a_normalised_one() {
+    // The origin routes the raw path, so a signature for one path must not verify another that
+    // only normalises to it (RFC 3986 dot segments, empty segments).
+    let now = at(1_800_000_000);
+    let req = signed("DELETE", "http://o.test/api/admin/keys/k1", b"", &[], now);
+    assert!(check(&req, now).is_ok());
+    for other in [
+        "http://o.test/api/admin/keys/x/../k1",
+        "http://o.test/api/admin/keys/./k1",
+        "http://o.test/api//admin/keys/k1",
+        "http://o.test//api/admin/keys/k1",
+    ] {
+        let mut moved = req.clone();
+        *moved.uri_mut() = other.parse().unwrap();
+        assert_eq!(check(&moved, now), Err(VerifyError::Mismatch), "{other}");
+    }
+}
+
+#[test]
+fn the_credential_date_is_exactly_the_date_of_x_amz_date() {
+    let now = at(1_800_000_000); // 2027-01-15T08:00:00Z
+    let req = signed("GET", "http://o.test/api/stats/daily", b"", &[], now);
+    let auth = req.headers()["authorization"].to_str().unwrap().to_owned();
+    assert!(auth.contains("/20270115/"), "{auth}");
+    for date in ["2027", "202701", "", "2027011", "20270115T", "20270116"] {
+        let mut edited = req.clone();
+        let value = auth.replace("/20270115/", &format!("/{date}/"));
+        edited.headers_mut().insert("authorization", value.parse().unwrap());
+        assert!(matches!(check(&edited, now), Err(VerifyError::Malformed(_))), "credential date {date:?}: {:?}", check(&edited, now));
+    }
+}

@@ -2,7 +2,7 @@
 // the identity headers it sets) to the origin component under wasmtime, storage on moto.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { dynamo, originCall, startStack, sha256Hex } from './stack.mjs';
+import { dynamo, originCall, raw, signForOrigin, startStack, sha256Hex } from './stack.mjs';
 
 let env;
 before(async () => {
@@ -181,5 +181,39 @@ describe('limits', () => {
     const r = await call('POST', '/api/numbers', json({ value: 1, pad: 'x'.repeat(262_144) }));
     assert.equal(r.status, 413);
     assert.equal(r.json.type, 'https://verge.dev/problems/body-too-large');
+  });
+});
+
+describe('the signed path is the routed path', () => {
+  const signedFor = (method, path) => signForOrigin(env.stack, { method, url: `${env.stack.origin}${path}`, headers: { 'x-verge-user': 'path-test' } });
+
+  test('dot segments answer 400 naming the path, signed or not', async () => {
+    for (const path of ['/api/stats/../numbers', '/api/./numbers', '/api/admin/keys/..', '/api/me/connections/%2e%2E']) {
+      const r = await raw(env.stack.origin, 'POST', path, { headers: await signedFor('POST', path), body: '' });
+      assert.equal(r.status, 400, `${path}: ${r.text}`);
+      assert.equal(r.json.field, 'path');
+    }
+  });
+
+  test('a signature for one path does not verify another that normalises to it', async () => {
+    const query = '?from=2026-01-01&to=2026-01-02';
+    const headers = await signedFor('GET', `/api/stats/daily${query}`);
+    assert.equal((await raw(env.stack.origin, 'GET', `/api/stats/daily${query}`, { headers })).status, 200);
+    for (const path of ['/api//stats/daily', '/api/stats//daily']) {
+      const r = await raw(env.stack.origin, 'GET', `${path}${query}`, { headers });
+      assert.equal(r.status, 403, `${path}: ${r.text}`);
+    }
+  });
+
+  test('the credential scope date must be exactly the date of x-amz-date', async () => {
+    const path = '/api/stats/daily?from=2026-01-01&to=2026-01-02';
+    const headers = await signedFor('GET', path);
+    assert.equal((await raw(env.stack.origin, 'GET', path, { headers })).status, 200);
+    const day = headers['x-amz-date'].slice(0, 8);
+    for (const date of [day.slice(0, 4), day.slice(0, 6), '']) {
+      const edited = { ...headers, authorization: headers.authorization.replace(`/${day}/`, `/${date}/`) };
+      const r = await raw(env.stack.origin, 'GET', path, { headers: edited });
+      assert.equal(r.status, 403, `credential date ${JSON.stringify(date)}: ${r.text}`);
+    }
   });
 });

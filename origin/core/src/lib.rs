@@ -118,6 +118,11 @@ impl Origin {
             return Err(ApiError::TooLarge { limit: MAX_BODY_BYTES });
         }
         let path = req.uri().path().to_owned();
+        // The signature is verified over this exact path and the router takes it as is, so a
+        // path that normalisation would change is refused outright (the edge never sends one).
+        if routes::has_dot_segment(&path) {
+            return Err(ApiError::invalid("path", "the path must not contain `.` or `..` segments"));
+        }
         let route = routes::route(&path);
         if route == Some(Route::Health) {
             return match *req.method() {

@@ -36,9 +36,22 @@ impl Route<'_> {
     }
 }
 
-/// A path segment id: 1-64 of `[A-Za-z0-9._-]`.
+/// A path segment id: 1-64 of `[A-Za-z0-9._-]`, never a dot segment (`.` or `..`).
 fn seg(s: &str) -> Option<&str> {
-    ((1..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))).then_some(s)
+    ((1..=64).contains(&s.len()) && !is_dot_segment(s) && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-')))
+        .then_some(s)
+}
+
+/// `.` or `..`, also percent-encoded (`%2e`, `%2E%2e`, ...): what RFC 3986 normalisation would
+/// remove, and what some server or proxy on the way may.
+pub fn is_dot_segment(s: &str) -> bool {
+    let d = s.to_ascii_lowercase().replace("%2e", ".");
+    d == "." || d == ".."
+}
+
+/// Whether a raw path has a dot segment anywhere.
+pub fn has_dot_segment(path: &str) -> bool {
+    path.split('/').any(is_dot_segment)
 }
 
 pub fn route(path: &str) -> Option<Route<'_>> {

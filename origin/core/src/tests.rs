@@ -245,3 +245,16 @@ fn the_cursor_key_is_derived_from_the_edge_secret_with_hkdf() {
     let last = serde_json::json!({ "pk": { "S": "P#acme" } });
     assert_eq!(o.config.cursor_key.seal("ctx", &last), key.seal("ctx", &last));
 }
+
+#[test]
+fn dot_segments_are_refused_before_the_signature_and_never_routed() {
+    let (o, p) = (origin(), Fake::new());
+    for path in ["/api/admin/keys/..", "/api/admin/keys/x/..", "/api/partners/./orders", "/api/me/connections/%2E%2e", "/api/./numbers"] {
+        let (status, body) = run(&o, &p, signed("DELETE", path, "", p.now));
+        assert_eq!((status, body["field"].as_str()), (400, Some("path")), "{path}: {body}");
+    }
+    assert!(p.ops().is_empty(), "nothing reached storage");
+    assert_eq!(routes::route("/api/admin/keys/.."), None);
+    assert_eq!(routes::route("/api/partners/./orders"), None);
+    assert_eq!(routes::route("/api/partners/a.b/orders"), Some(routes::Route::PartnerOrders("a.b")));
+}
