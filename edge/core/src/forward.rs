@@ -2,14 +2,15 @@
 //! control for Lambda function URLs: the body hash goes in `x-amz-content-sha256` (Lambda and
 //! the Verge origin both refuse unsigned payloads).
 //!
-//! Only an allow-list of client headers is forwarded, all of them signed. The client's
-//! `Authorization`, cookies, `x-amz-*` and `x-verge-*` headers never reach the origin: the
-//! edge's signature and the identity headers the edge sets are the only ones it trusts.
+//! Only the client headers the behaviour's origin request policy names are forwarded
+//! ([`crate::origin_request`]), all of them signed. The client's `Authorization`, `x-amz-*` and
+//! `x-verge-*` headers never reach the origin: the edge's signature and the identity headers the
+//! edge sets are the only ones it trusts.
 
 use std::time::SystemTime;
 
 use bytes::Bytes;
-use http::{header, HeaderMap, HeaderName, HeaderValue, Method, Request, Response};
+use http::{header, HeaderMap, HeaderValue, Method, Request, Response};
 use verge_signing::{sign, Profile};
 
 use crate::path::NormalPath;
@@ -17,18 +18,6 @@ use crate::problem::EdgeError;
 use crate::request_id;
 use crate::target::{BaseUrl, ResolvedOrigin};
 use crate::upstream::{OriginTimeout, Upstream, UpstreamError};
-
-const FORWARDED: [HeaderName; 9] = [
-    header::ACCEPT,
-    header::ACCEPT_LANGUAGE,
-    header::CONTENT_TYPE,
-    header::IF_MATCH,
-    header::IF_NONE_MATCH,
-    header::IF_MODIFIED_SINCE,
-    header::IF_UNMODIFIED_SINCE,
-    header::RANGE,
-    HeaderName::from_static("idempotency-key"),
-];
 
 /// Hop-by-hop headers (RFC 9110 §7.6.1) never copied from an origin response.
 const HOP_BY_HOP: [&str; 8] =
@@ -41,7 +30,8 @@ pub(crate) fn upstream_error(e: UpstreamError) -> EdgeError {
     }
 }
 
-/// What is forwarded: the client's request line and headers, and who the edge says is calling.
+/// What is forwarded: the client's request line, the client headers the origin request policy
+/// lets through, and who the edge says is calling.
 pub(crate) struct Call<'a> {
     pub method: &'a Method,
     pub path: &'a NormalPath,
@@ -67,8 +57,9 @@ pub(crate) async fn forward<U: Upstream>(
         .body(body)
         .map_err(|_| EdgeError::BadPath(crate::path::PathError::BadEscape))?;
     let h = req.headers_mut();
-    for name in &FORWARDED {
-        for v in client.get_all(name) {
+    for (name, v) in client {
+        // The policy never names these; refused again here so no caller can add them.
+        if !crate::origin_request::refused(name) || name == header::COOKIE {
             h.append(name.clone(), v.clone());
         }
     }

@@ -26,12 +26,28 @@
 //!    anyway).
 //! 7. `identity::check` (401/403/503): before anything that could answer with the origin's
 //!    content, so a protected response never reaches a caller who may not have it.
-//! 8. `origin::fetch`: `s3` (signed GET/HEAD, SPA fallback) or `forward` (SigV4-signed
-//!    proxy). Last request phase: only a request every check admitted costs an origin call.
-//! 9. `finish::finish`, for every response (origin answers, login redirects, edge errors, and
-//!    [`boot_failure`] / [`malformed`] answers given before there is an edge): an error becomes
-//!    its problem response; identity's `Set-Cookie` on non-error answers; `x-request-id`; the
-//!    log line's status and duration last, so the log describes the response as sent.
+//! 8. `caching::lookup` (behaviours with `cache = "POLICY"`, see [`cache`]): a fresh entry,
+//!    or a stale one within `stale-while-revalidate`, answers here; otherwise the request goes
+//!    on as the only one at the origin for its key, rewritten for a cache fill (GET for HEAD, no
+//!    client validators or `Range`, the entry's validators when revalidating). After identity,
+//!    always: a protected answer must never reach a caller who may not have it, and a
+//!    `per_user` key is built from the identity that phase checked. (Rate limits, next, go between
+//!    the two: a refused caller must not be served from the cache either.)
+//! 9. `origin::fetch`: `s3` (signed GET/HEAD, SPA fallback) or `forward` (SigV4-signed
+//!    proxy, with what the behaviour's [`origin_request`] policy lets through). Last request
+//!    phase: only a request every check admitted, and the cache could not answer, costs an
+//!    origin call.
+//! 10. `caching::fill` (pingora's `response_filter` for the cache): stores what may be stored,
+//!     refreshes an entry on a 304, answers stale within `stale-if-error` when the origin fails,
+//!     and answers the client's preconditions, HEAD and `Range` from the result. Right after the
+//!     origin, before the finishing step, so that what is stored is the origin's answer and never
+//!     one with per-request headers (`x-request-id`, a renewed session's `Set-Cookie`) in it.
+//! 11. `finish::finish`, for every response (origin answers, cache hits, login redirects, edge
+//!     errors, and [`boot_failure`] / [`malformed`] answers given before there is an edge): an
+//!     error becomes its problem response; identity's `Set-Cookie` on non-error answers;
+//!     `Cache-Status` and `Age` on every answer of a cached behaviour, errors included;
+//!     `x-request-id`; the log line's status and duration last, so the log describes the
+//!     response as sent.
 //!
 //! A new phase is one module under `stages/` and one line in [`Edge::serve`], placed by the
 //! constraints above. Every failure is an [`EdgeError`], turned into a problem response in one
@@ -45,10 +61,12 @@
 //!   the time is [`Platform::now`], read once when a request arrives.
 
 pub mod auth;
+pub mod cache;
 pub mod config;
 pub mod embed;
 mod forward;
 pub mod log;
+pub mod origin_request;
 pub mod path;
 pub mod pattern;
 pub mod platform;
@@ -69,7 +87,7 @@ pub use problem::EdgeError;
 pub use target::{StartupError, Target};
 pub use upstream::{Body, BufferedUpstream, Clock, OriginTimeout, Upstream, UpstreamError};
 
-use crate::stages::{finish, identity, limits, login, origin, routing, Ctx, Exchange, Stop};
+use crate::stages::{caching, finish, identity, limits, login, origin, routing, Ctx, Exchange, Stop};
 use crate::target::ResolvedOrigin;
 
 /// A running edge: validated config, resolved origins and identity providers, and the caches
@@ -81,6 +99,9 @@ pub struct Edge {
     providers: Vec<auth::ResolvedProvider>,
     oidc: Option<auth::oidc::ResolvedOidc>,
     auth_state: auth::AuthState,
+    /// The in-instance cache tier and the keys now at the origin.
+    cache_memory: cache::MemoryStore,
+    flights: cache::flight::Flights,
 }
 
 /// Why the edge could not start.
@@ -94,10 +115,23 @@ pub enum BootError {
 
 /// The response and the access log line for one request. `B` is the runtime's origin body
 /// ([`Platform::Body`]), relayed as it arrives.
-#[derive(Debug)]
-pub struct Handled<B = Bytes> {
+pub struct Handled<'e, B = Bytes> {
     pub response: Response<Body<B>>,
     pub log: AccessLog,
+    /// Work to run after the response is sent (a `stale-while-revalidate` refresh): Workers
+    /// pass it to `ctx.waitUntil`, Spin spawns it; tests await it. Dropping it only means the
+    /// entry is refreshed by a later request instead.
+    pub background: Option<cache::LocalFuture<'e, ()>>,
+}
+
+impl<B: std::fmt::Debug> std::fmt::Debug for Handled<'_, B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handled")
+            .field("response", &self.response)
+            .field("log", &self.log)
+            .field("background", &self.background.is_some())
+            .finish()
+    }
 }
 
 impl Edge {
@@ -109,7 +143,16 @@ impl Edge {
         let origins = target::resolve(&config, lookup)?;
         let mut providers = auth::resolve(&config.auth, lookup)?;
         let oidc = auth::resolve_oidc(&config.auth, lookup, &mut providers)?;
-        Ok(Edge { config, origins, providers, oidc, auth_state: auth::AuthState::default() })
+        let cache_memory = cache::MemoryStore::new(config.limits.cache_memory_bytes, config.limits.cache_max_object_bytes);
+        Ok(Edge {
+            config,
+            origins,
+            providers,
+            oidc,
+            auth_state: auth::AuthState::default(),
+            cache_memory,
+            flights: cache::flight::Flights::default(),
+        })
     }
 
     /// Parses, validates and resolves in one step (what adapters call at startup).
@@ -134,11 +177,11 @@ impl Edge {
     ///
     /// This function is the phase list: the order below is the order of the crate docs, and a
     /// new phase is one more line here.
-    pub async fn serve<P: Platform>(&self, req: Request<Bytes>, platform: &P) -> Handled<P::Body> {
+    pub async fn serve<'e, P: Platform>(&'e self, req: Request<Bytes>, platform: &'e P) -> Handled<'e, P::Body> {
         let now = platform.now();
         let entropy = platform.entropy();
         let ex = Exchange::begin(&req, entropy, Some(now));
-        let mut cx = Ctx { edge: self, platform, req, now, entropy, ex, path: None, identity: auth::Identity::default() };
+        let mut cx = Ctx { edge: self, platform, req, now, entropy, ex, path: None, identity: auth::Identity::default(), cache: None };
         let outcome = match Self::phases(&mut cx).await {
             Ok(response) => Ok(response),
             Err(Stop::Answer(response)) => Ok(*response),
@@ -155,12 +198,20 @@ impl Edge {
         routing::route(cx)?;
         limits::method_and_body(cx)?;
         identity::check(cx).await?;
-        origin::fetch(cx).await
+        caching::lookup(cx).await?;
+        let answer = origin::fetch(cx).await;
+        caching::fill(cx, answer).await
     }
 
     /// [`serve`](Self::serve) with a platform put together from parts: an [`Upstream`], a
     /// [`Clock`] and this request's entropy, with signatures checked in Rust.
-    pub async fn handle<U: Upstream, C: Clock>(&self, req: Request<Bytes>, up: &U, clock: &C, entropy: [u8; 16]) -> Handled<U::Body> {
+    pub async fn handle<U: Upstream, C: Clock>(
+        &self,
+        req: Request<Bytes>,
+        up: &U,
+        clock: &C,
+        entropy: [u8; 16],
+    ) -> Handled<'static, U::Body> {
         self.handle_with(req, up, clock, &auth::jwt::RustOnly, entropy).await
     }
 
@@ -172,14 +223,20 @@ impl Edge {
         clock: &C,
         verifier: &V,
         entropy: [u8; 16],
-    ) -> Handled<U::Body> {
-        self.serve(req, &platform::Parts { up, clock, verifier, entropy }).await
+    ) -> Handled<'static, U::Body> {
+        // Background work borrows the platform, which ends here; run it before returning.
+        let parts = platform::Parts { up, clock, verifier, entropy };
+        let Handled { response, log, background } = self.serve(req, &parts).await;
+        if let Some(work) = background {
+            work.await;
+        }
+        Handled { response, log, background: None }
     }
 }
 
 /// The answer when the edge could not start (bad config or a missing secret): 500 with a problem
 /// body, and a log line naming the cause for operators.
-pub fn boot_failure<B>(err: &BootError, req: &Request<Bytes>, entropy: [u8; 16]) -> Handled<B> {
+pub fn boot_failure<B>(err: &BootError, req: &Request<Bytes>, entropy: [u8; 16]) -> Handled<'static, B> {
     let mut ex = Exchange::begin(req, entropy, None);
     ex.log.error = Some(err.to_string());
     finish::finish(ex, Err(EdgeError::Misconfigured), None)
@@ -187,7 +244,7 @@ pub fn boot_failure<B>(err: &BootError, req: &Request<Bytes>, entropy: [u8; 16])
 
 /// The answer to a request the runtime accepted but could not be turned into an `http` request
 /// (`why` says what): 400 with a problem body, and a log line.
-pub fn malformed<B>(why: &str, entropy: [u8; 16]) -> Handled<B> {
+pub fn malformed<B>(why: &str, entropy: [u8; 16]) -> Handled<'static, B> {
     let mut ex = Exchange::begin(&Request::new(()), entropy, None);
     ex.log.method = String::new();
     ex.log.path = String::new();

@@ -18,6 +18,9 @@ pub struct AccessLog {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signature: Option<&'static str>,
     pub status: u16,
+    /// The `Cache-Status` sent, on behaviours with a cache policy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache: Option<String>,
     pub duration_ms: u64,
     /// Why the edge answered an error itself, for operators (never secrets).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -36,6 +39,7 @@ impl AccessLog {
             auth: None,
             signature: None,
             status: 0,
+            cache: None,
             duration_ms: 0,
             error: None,
         }

@@ -36,6 +36,7 @@ use http::{Request, Response};
 use serde_json::Value;
 
 use crate::auth::jwt::{Alg, Verifier};
+use crate::cache::CacheStore;
 use crate::upstream::{Clock, Upstream, UpstreamError};
 
 /// Everything one request may use of the runtime. Required: time, entropy and the way out;
@@ -71,6 +72,12 @@ pub trait Platform {
     /// How the access log names [`verify`](Self::verify) when it answered.
     fn verifier_name(&self) -> &'static str {
         "rust"
+    }
+
+    /// A cache tier shared beyond this instance (the Workers Cache API, Spin key-value), if the
+    /// runtime has one. The in-instance memory tier is the edge's own and always there.
+    fn cache(&self) -> Option<&dyn CacheStore> {
+        None
     }
 }
 

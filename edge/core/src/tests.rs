@@ -86,7 +86,7 @@ fn clock() -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(1_800_000_000)
 }
 
-fn run(edge: &Edge, origin: &FakeOrigin, req: Request<Bytes>) -> Handled {
+fn run(edge: &Edge, origin: &FakeOrigin, req: Request<Bytes>) -> Handled<'static> {
     block_on(edge.handle(req, origin, &clock, [7; 16]))
 }
 

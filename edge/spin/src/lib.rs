@@ -84,10 +84,14 @@ async fn handle(req: Request) -> impl IntoResponse {
         let booted = boot().await;
         let _ = EDGE.set(booted);
     }
-    let handled = match EDGE.get().expect("set above") {
+    let mut handled = match EDGE.get().expect("set above") {
         Ok(edge) => edge.serve(req, &Spin).await,
         Err(err) => verge_edge::boot_failure(err, &req, verge_wasi::random16()),
     };
+    // A stale-while-revalidate refresh runs after the answer, as a task that may outlive it.
+    if let Some(work) = handled.background.take() {
+        spin_sdk::wasip3::spawn(work);
+    }
     println!("{}", handled.log.to_json());
     let (parts, body) = handled.response.into_parts();
     http::Response::from_parts(parts, FullBody::new(body.into_bytes()))

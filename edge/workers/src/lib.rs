@@ -212,7 +212,7 @@ fn from_http(resp: http::Response<Body<OriginBody>>) -> Result<web_sys::Response
 }
 
 #[event(fetch)]
-async fn fetch(req: web_sys::Request, env: Env, _ctx: Context) -> worker::Result<web_sys::Response> {
+async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> worker::Result<web_sys::Response> {
     let req = match to_http(&req).await {
         Ok(r) => r,
         // A request workerd accepted but `http` does not (rare), or a body that broke off.
@@ -229,10 +229,14 @@ async fn fetch(req: web_sys::Request, env: Env, _ctx: Context) -> worker::Result
         }
         .filter(|v| !v.is_empty())
     };
-    let handled = match EDGE.get_or_init(|| Edge::from_toml("edge.toml", CONFIG, &lookup)) {
+    let mut handled = match EDGE.get_or_init(|| Edge::from_toml("edge.toml", CONFIG, &lookup)) {
         Ok(edge) => edge.serve(req, &Workers).await,
         Err(err) => verge_edge::boot_failure(err, &req, entropy()),
     };
+    // A stale-while-revalidate refresh runs after the answer, kept alive by waitUntil.
+    if let Some(work) = handled.background.take() {
+        ctx.wait_until(work);
+    }
     web_sys::console::log_1(&JsValue::from_str(&handled.log.to_json()));
     Ok(from_http(handled.response)?)
 }

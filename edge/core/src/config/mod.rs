@@ -24,6 +24,7 @@
 //! The file format is documented in `docs/edge-config.md`.
 
 pub mod auth;
+pub mod cache;
 mod diagnostic;
 mod walk;
 
@@ -44,6 +45,11 @@ pub const DEFAULT_MAX_URL_BYTES: usize = 8_192;
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1 << 20;
 /// How long the edge waits for an origin's response headers before answering 504.
 pub const DEFAULT_ORIGIN_TIMEOUT: Duration = Duration::from_secs(30);
+/// The in-instance cache's size: Workers isolates have 128 MB for everything, so a small share.
+pub const DEFAULT_CACHE_MEMORY_BYTES: usize = 16 << 20;
+/// The largest object the cache keeps; larger ones pass uncached. 1 MB is the value limit of
+/// Spin's key-value store on Fermyon Cloud, so every tier can hold what the memory tier holds.
+pub const DEFAULT_CACHE_MAX_OBJECT_BYTES: usize = 1 << 20;
 /// CloudFront allows 25 behaviours by default and 75 at most.
 pub const MAX_BEHAVIOURS: usize = 75;
 
@@ -53,6 +59,8 @@ pub struct EdgeConfig {
     pub limits: Limits,
     pub origins: Vec<Origin>,
     pub auth: auth::AuthConfig,
+    pub cache_policies: Vec<cache::CachePolicy>,
+    pub origin_request_policies: Vec<cache::OriginRequestPolicy>,
     /// In file order; the first match wins and the last is always the catch-all `*`.
     pub behaviours: Vec<Behaviour>,
 }
@@ -61,6 +69,21 @@ pub struct EdgeConfig {
 pub struct Limits {
     pub max_url_bytes: usize,
     pub max_body_bytes: usize,
+    /// Bytes the in-instance cache may hold (entries are evicted least recently used first).
+    pub cache_memory_bytes: usize,
+    /// Objects larger than this are not cached.
+    pub cache_max_object_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_url_bytes: DEFAULT_MAX_URL_BYTES,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            cache_memory_bytes: DEFAULT_CACHE_MEMORY_BYTES,
+            cache_max_object_bytes: DEFAULT_CACHE_MAX_OBJECT_BYTES,
+        }
+    }
 }
 
 /// A value written literally or taken from the environment at startup.
@@ -139,6 +162,10 @@ pub struct Behaviour {
     pub auth: auth::AuthRule,
     /// Let CORS preflights (OPTIONS with Access-Control-Request-Method) through without auth.
     pub allow_preflight: bool,
+    /// Index into [`EdgeConfig::cache_policies`]; `None`: nothing is cached.
+    pub cache: Option<usize>,
+    /// Index into [`EdgeConfig::origin_request_policies`]; `None`: the default policy.
+    pub origin_request: Option<usize>,
 }
 
 const METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
@@ -192,12 +219,15 @@ impl EdgeConfig {
 fn parse_document(ck: &mut Checker<'_>) -> Option<EdgeConfig> {
     let root = ck.parse_root()?;
     let root = walk::TableRef { span: root.span().into(), table: root.get_ref() };
-    let mut top = Fields::new(ck, root, "the config file", &["edge", "origins", "auth", "behaviours"]);
+    let mut top =
+        Fields::new(ck, root, "the config file", &["edge", "origins", "auth", "cache_policies", "origin_request_policies", "behaviours"]);
 
     let limits = match top.take("edge") {
         Some(n) => parse_limits(ck, n),
-        None => Some(Limits { max_url_bytes: DEFAULT_MAX_URL_BYTES, max_body_bytes: DEFAULT_MAX_BODY_BYTES }),
+        None => Some(Limits::default()),
     };
+    let cache_policies = top.take("cache_policies").map_or(Some(Vec::new()), |n| cache::parse_cache_policies(ck, n));
+    let origin_policies = top.take("origin_request_policies").map_or(Some(Vec::new()), |n| cache::parse_origin_request_policies(ck, n));
 
     let origins = match top.take("origins") {
         Some(n) => parse_origins(ck, n),
@@ -213,22 +243,44 @@ fn parse_document(ck: &mut Checker<'_>) -> Option<EdgeConfig> {
     };
     let behaviours = match top.take("behaviours") {
         // Checked even when [auth] has errors, against the providers that are valid.
-        Some(n) => origins.as_ref().and_then(|o| parse_behaviours(ck, n, o, &auth)),
+        Some(n) => origins.as_ref().and_then(|o| {
+            let policies = Policies {
+                cache: cache_policies.as_deref().unwrap_or_default(),
+                origin: origin_policies.as_deref().unwrap_or_default(),
+                complete: cache_policies.is_some() && origin_policies.is_some(),
+            };
+            parse_behaviours(ck, n, o, &auth, &policies)
+        }),
         None => {
             ck.error_at_start("no behaviours are defined", "add [[behaviours]] tables; the last one must have path = \"*\"");
             None
         }
     };
     let auth = auth_ok.then_some(auth);
-    Some(EdgeConfig { limits: limits?, origins: origins?, auth: auth?, behaviours: behaviours? })
+    Some(EdgeConfig {
+        limits: limits?,
+        origins: origins?,
+        auth: auth?,
+        cache_policies: cache_policies?,
+        origin_request_policies: origin_policies?,
+        behaviours: behaviours?,
+    })
 }
 
 fn parse_limits(ck: &mut Checker<'_>, node: Node<'_, '_>) -> Option<Limits> {
     let table = ck.table(node, "[edge]")?;
-    let mut f = Fields::new(ck, table, "[edge]", &["max_url_bytes", "max_body_bytes"]);
+    let mut f = Fields::new(ck, table, "[edge]", &["max_url_bytes", "max_body_bytes", "cache_memory_bytes", "cache_max_object_bytes"]);
     let url = f.take("max_url_bytes").and_then(|n| ck.int_in(n, 256, 65_536)).unwrap_or(DEFAULT_MAX_URL_BYTES as i64);
     let body = f.take("max_body_bytes").and_then(|n| ck.int_in(n, 0, 100 * 1024 * 1024)).unwrap_or(DEFAULT_MAX_BODY_BYTES as i64);
-    Some(Limits { max_url_bytes: url as usize, max_body_bytes: body as usize })
+    let memory = f.take("cache_memory_bytes").and_then(|n| ck.int_in(n, 0, 64 * 1024 * 1024)).unwrap_or(DEFAULT_CACHE_MEMORY_BYTES as i64);
+    let object =
+        f.take("cache_max_object_bytes").and_then(|n| ck.int_in(n, 0, 16 * 1024 * 1024)).unwrap_or(DEFAULT_CACHE_MAX_OBJECT_BYTES as i64);
+    Some(Limits {
+        max_url_bytes: url as usize,
+        max_body_bytes: body as usize,
+        cache_memory_bytes: memory as usize,
+        cache_max_object_bytes: object as usize,
+    })
 }
 
 fn parse_origins(ck: &mut Checker<'_>, node: Node<'_, '_>) -> Option<Vec<Origin>> {
@@ -304,7 +356,23 @@ fn parse_credentials(ck: &mut Checker<'_>, node: Node<'_, '_>, origin: &str) -> 
     Some(CredentialRefs { access_key_id: id?, secret_access_key: secret?, session_token: token })
 }
 
-fn parse_behaviours(ck: &mut Checker<'_>, node: Node<'_, '_>, origins: &[Origin], auth_cfg: &auth::AuthConfig) -> Option<Vec<Behaviour>> {
+/// The policies behaviours may name; `complete` is false when some failed to parse, so that a
+/// reference to a broken policy is not reported as undefined as well.
+struct Policies<'a> {
+    cache: &'a [cache::CachePolicy],
+    origin: &'a [cache::OriginRequestPolicy],
+    complete: bool,
+}
+
+const BEHAVIOUR_KEYS: [&str; 8] = ["path", "origin", "methods", "spa_fallback", "auth", "allow_preflight", "cache", "origin_request"];
+
+fn parse_behaviours(
+    ck: &mut Checker<'_>,
+    node: Node<'_, '_>,
+    origins: &[Origin],
+    auth_cfg: &auth::AuthConfig,
+    policies: &Policies<'_>,
+) -> Option<Vec<Behaviour>> {
     let items = ck.array_of_tables(node, "behaviours")?;
     if items.len() > MAX_BEHAVIOURS {
         ck.error(
@@ -321,7 +389,7 @@ fn parse_behaviours(ck: &mut Checker<'_>, node: Node<'_, '_>, origins: &[Origin]
             ok = false;
             continue;
         };
-        let mut f = Fields::new(ck, table, &what, &["path", "origin", "methods", "spa_fallback", "auth", "allow_preflight"]);
+        let mut f = Fields::new(ck, table, &what, &BEHAVIOUR_KEYS);
         let path = f.require(ck, "path", "path = \"/api/*\"");
         let pattern = path.and_then(|n| {
             let s = ck.string(n)?;
@@ -367,12 +435,52 @@ fn parse_behaviours(ck: &mut Checker<'_>, node: Node<'_, '_>, origins: &[Origin]
             Some(n) => ck.boolean(n),
             None => Some(false),
         };
-        let (Some((pattern, span)), Some(origin), Some(methods), Some(spa_fallback), Some(auth), Some(allow_preflight)) =
-            (pattern, origin, methods, spa, rule, allow_preflight)
+        let cache_names: Vec<&str> = policies.cache.iter().map(|p| p.name.as_str()).collect();
+        let cache = match f.take("cache") {
+            Some(n) if !policies.complete => ck.string(n).and(None),
+            Some(n) => cache::policy_ref(ck, n, &cache_names, "cache policy", "cache_policies").map(|i| Some((i, n.span))),
+            None => Some(None),
+        };
+        let origin_names: Vec<&str> = policies.origin.iter().map(|p| p.name.as_str()).collect();
+        let origin_request = match f.take("origin_request") {
+            Some(n) if !policies.complete => ck.string(n).and(None),
+            Some(n) => cache::policy_ref(ck, n, &origin_names, "origin request policy", "origin_request_policies").map(Some),
+            None => Some(None),
+        };
+        let (
+            Some((pattern, span)),
+            Some(origin),
+            Some(methods),
+            Some(spa_fallback),
+            Some(auth),
+            Some(allow_preflight),
+            Some(cache),
+            Some(origin_request),
+        ) = (pattern, origin, methods, spa, rule, allow_preflight, cache, origin_request)
         else {
             ok = false;
             continue;
         };
+        if let Some((i, cache_span)) = cache {
+            let p = &policies.cache[i];
+            if !methods.contains(&Method::GET) {
+                ck.error(
+                    cache_span,
+                    format!("{what} caches with {:?} but does not allow GET", p.name),
+                    "only GET and HEAD answers are cached; allow GET and HEAD or remove cache",
+                );
+                ok = false;
+            }
+            if p.per_user && auth == auth::AuthRule::None {
+                ck.error(
+                    cache_span,
+                    format!("{what} uses cache policy {:?} with per_user = true, but has no auth rule", p.name),
+                    "every caller would be the same anonymous user: add auth = ... or use a policy without per_user",
+                );
+                ok = false;
+            }
+        }
+        let cache = cache.map(|(i, _)| i);
         // Meaning checks that need the origin.
         if let OriginKind::S3 { .. } = origins[origin].kind {
             if let Some(m) = methods.0.iter().find(|m| !matches!(**m, Method::GET | Method::HEAD | Method::OPTIONS)) {
@@ -400,7 +508,7 @@ fn parse_behaviours(ck: &mut Checker<'_>, node: Node<'_, '_>, origins: &[Origin]
             );
             ok = false;
         }
-        out.push((Behaviour { pattern, origin, methods, spa_fallback, auth, allow_preflight }, span));
+        out.push((Behaviour { pattern, origin, methods, spa_fallback, auth, allow_preflight, cache, origin_request }, span));
     }
     match out.last() {
         Some((b, _)) if b.pattern.is_catch_all() => {}

@@ -404,7 +404,7 @@ impl<'a, 'i> Fields<'a, 'i> {
 }
 
 /// The allowed key nearest to a misspelt one (edit distance at most 2).
-fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+pub(crate) fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
     candidates.iter().map(|c| (levenshtein(word, c), *c)).filter(|(d, _)| *d <= 2).min_by_key(|(d, _)| *d).map(|(_, c)| c)
 }
 

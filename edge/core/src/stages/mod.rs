@@ -6,6 +6,7 @@
 //! cache hit). Every response, whichever phase produced it, then passes through
 //! [`finish::finish`].
 
+pub(crate) mod caching;
 pub(crate) mod finish;
 pub(crate) mod identity;
 pub(crate) mod limits;
@@ -58,15 +59,19 @@ pub(crate) struct Exchange<'e> {
     pub route: Option<Route<'e>>,
     /// `Set-Cookie` values from identity (a renewed session), for every non-error answer.
     pub set_cookies: Vec<HeaderValue>,
+    /// What the cache did (`Cache-Status`) and the answer's age, on cached behaviours.
+    pub cache: Option<(crate::cache::status::CacheStatus, std::time::Duration)>,
+    /// Work to run after the answer (a `stale-while-revalidate` refresh).
+    pub background: Option<crate::cache::LocalFuture<'e, ()>>,
 }
 
-impl Exchange<'_> {
+impl<'e> Exchange<'e> {
     /// The exchange for a request as it arrives (the request id is chosen here, first, so that
     /// every answer carries it).
     pub fn begin<B>(req: &Request<B>, entropy: [u8; 16], started: Option<SystemTime>) -> Self {
         let request_id = crate::request_id::choose(req.headers().get(crate::request_id::HEADER), entropy);
         let log = AccessLog::begin(&request_id, req);
-        Exchange { request_id, log, started, route: None, set_cookies: Vec::new() }
+        Exchange { request_id, log, started, route: None, set_cookies: Vec::new(), cache: None, background: None }
     }
 }
 
@@ -83,6 +88,8 @@ pub(crate) struct Ctx<'e, P: Platform> {
     pub path: Option<NormalPath>,
     /// Who the edge says is calling, once [`identity::check`] has run.
     pub identity: crate::auth::Identity,
+    /// What the cache lookup left for the fill, on cached behaviours.
+    pub cache: Option<caching::Pending<'e>>,
 }
 
 impl<'e, P: Platform> Ctx<'e, P> {

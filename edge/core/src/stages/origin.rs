@@ -1,12 +1,13 @@
 //! The origin: [`crate::s3`] (signed GET/HEAD, SPA fallback) or [`crate::forward`] (a
-//! SigV4-signed proxy with allow-listed headers). The request's body is handed over here; the
+//! SigV4-signed proxy with the headers, cookies and query the [`crate::origin_request`] policy
+//! lets through). The request's body is handed over here; the
 //! response's body is relayed as the runtime holds it.
 
 use super::{Ctx, Stop};
 use crate::platform::{Out, Platform};
 use crate::target::Target;
 use crate::upstream::Body;
-use crate::{forward, s3};
+use crate::{forward, origin_request, s3};
 
 pub(crate) async fn fetch<P: Platform>(cx: &mut Ctx<'_, P>) -> Result<http::Response<Body<P::Body>>, Stop<P::Body>> {
     let route = cx.route()?;
@@ -20,11 +21,16 @@ pub(crate) async fn fetch<P: Platform>(cx: &mut Ctx<'_, P>) -> Result<http::Resp
             bucket.serve(req.method(), path, req.headers(), route.behaviour.spa_fallback, &up, cx.now).await
         }
         Target::Http { base } => {
+            let config = &cx.edge.config;
+            let cache = route.behaviour.cache.and_then(|i| config.cache_policies.get(i));
+            let policy = route.behaviour.origin_request.and_then(|i| config.origin_request_policies.get(i));
+            let client = origin_request::headers(cache, policy, req.headers());
+            let query = origin_request::query(cache, policy, req.uri().query());
             let call = forward::Call {
                 method: req.method(),
                 path,
-                query: req.uri().query(),
-                client: req.headers(),
+                query: query.as_deref(),
+                client: &client,
                 identity: &cx.identity,
                 request_id: &cx.ex.request_id,
             };
