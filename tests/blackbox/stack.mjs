@@ -1,6 +1,7 @@
-// Starts the real stack for black-box tests: moto (checking signatures), the origin and the edge
-// as Spin components under wasmtime (scripts/devstack.py), and the Workers build of the edge on
-// workerd through miniflare, pointed at the same origin and bucket.
+// Starts the real stack for black-box tests: moto (checking signatures), spin.toml (the edge, with
+// the origin as its private component) and origin.spin.toml (the origin alone) under the project's
+// Spin host (scripts/devstack.py), and the Workers build of the edge on workerd through miniflare,
+// pointed at the same origin and bucket.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -60,7 +61,8 @@ export async function startStack() {
     await new Promise((r) => proc.once('exit', r));
   };
   const logLines = {
-    spin: () => fs.readFileSync(path.join(logDir, 'edge.log'), 'utf8').split('\n'),
+    // The Spin host writes each component's stdout to <log dir>/<component>_stdout.txt, as `spin up --log-dir` does.
+    spin: () => fs.readFileSync(path.join(logDir, 'app', 'edge_stdout.txt'), 'utf8').split('\n'),
     workers: () => workersLog,
   };
   /** The edge's access log line for `requestId` (waits for it to be written). */

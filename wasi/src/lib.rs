@@ -126,10 +126,10 @@ pub async fn sleep(d: Duration) {
     spin_sdk::wasip3::clocks::monotonic_clock::wait_for(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)).await;
 }
 
-/// A setting by its environment-variable name. With the `spin-variables` feature, the Spin
-/// variable of the same name in lower case is read first (`VERGE_ORIGIN_URL` ->
-/// `verge_origin_url`), so secrets can come from Spin's variable providers; otherwise, and as a
-/// fallback, the environment. Empty values count as unset.
+/// A setting by its environment-variable name: the Spin variable of the same name in lower case
+/// (`VERGE_ORIGIN_URL` -> `verge_origin_url`, declared in the component's section of spin.toml),
+/// else the environment (Spin's `environment`). Empty values count as unset, so a manifest can
+/// declare a setting with `default = ""` and leave the component's own default in force.
 pub async fn setting(name: &str) -> Option<String> {
     #[cfg(feature = "spin-variables")]
     if let Ok(v) = spin_sdk::variables::get(name.to_ascii_lowercase()).await {
