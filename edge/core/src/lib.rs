@@ -19,6 +19,8 @@
 //! 4. `login::routes`: the edge's own `/auth/*` routes when OIDC login is configured. Before
 //!    routing, so no behaviour can shadow them; they carry their own state cookie, so they need
 //!    no identity.
+//!    Then `caching::purge`: `POST /.verge/purge` when `[purge]` is configured, with its own
+//!    auth rule; beside the login routes for the same reason (no behaviour can shadow it).
 //! 5. `routing::route`: the first behaviour whose [`pattern`] matches (the last is always `*`).
 //!    From here on the matched behaviour is known, to later phases and to the finishing step.
 //! 6. `limits::method_and_body` (405 with `Allow`, 413): cheap refusals, after routing (the
@@ -102,6 +104,8 @@ pub struct Edge {
     /// The in-instance cache tier and the keys now at the origin.
     cache_memory: cache::MemoryStore,
     flights: cache::flight::Flights,
+    /// This instance's copy of the purge list.
+    purges: cache::purge::PurgeState,
 }
 
 /// Why the edge could not start.
@@ -152,6 +156,7 @@ impl Edge {
             auth_state: auth::AuthState::default(),
             cache_memory,
             flights: cache::flight::Flights::default(),
+            purges: cache::purge::PurgeState::default(),
         })
     }
 
@@ -195,6 +200,7 @@ impl Edge {
         limits::url(cx)?;
         routing::normalise(cx)?;
         login::routes(cx).await?;
+        caching::purge(cx).await?;
         routing::route(cx)?;
         limits::method_and_body(cx)?;
         identity::check(cx).await?;

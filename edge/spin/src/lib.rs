@@ -1,7 +1,8 @@
 //! The Verge edge as a Spin component (`wasi:http/handler@0.3.0`, built for `wasm32-wasip2`).
 //!
 //! A thin adapter: it reads the body, implements the core's [`Platform`] with the wall clock,
-//! 16 random bytes per request and `wasi:http` outbound requests, and prints the access log line
+//! 16 random bytes per request, `wasi:http` outbound requests and (feature `key-value`, on by
+//! default) Spin's key-value store as the cache's shared tier, and prints the access log line
 //! to stdout.
 //! Environment variables come from Spin's `environment` (or `wasmtime serve --env`); this
 //! runtime has no separate secret store, so `{ secret = "NAME" }` reads the environment too.
@@ -31,8 +32,96 @@ async fn boot() -> Result<Edge, BootError> {
 
 /// What a request may use of the component's host. Responses are read whole:
 /// `verge_wasi::send` reads the body inside the call (see there why). Signatures are checked in
-/// Rust (the default).
-struct Spin;
+/// Rust (the default). The cache's shared tier is the key-value store labelled `default`.
+struct Spin {
+    #[cfg(feature = "key-value")]
+    kv: Option<kv::Kv>,
+}
+
+thread_local! {
+    /// One platform per instance, opened on its first request and kept: a
+    /// `stale-while-revalidate` refresh is spawned with a `'static` borrow of it and may outlive
+    /// the request.
+    static PLATFORM: std::cell::Cell<Option<&'static Spin>> = const { std::cell::Cell::new(None) };
+}
+
+async fn platform() -> &'static Spin {
+    if let Some(p) = PLATFORM.with(std::cell::Cell::get) {
+        return p;
+    }
+    #[cfg(feature = "key-value")]
+    let p = Spin { kv: kv::Kv::open().await };
+    #[cfg(not(feature = "key-value"))]
+    let p = Spin {};
+    let p: &'static Spin = Box::leak(Box::new(p));
+    PLATFORM.with(|c| c.set(Some(p)));
+    p
+}
+
+/// The shared tier over `spin:key-value@3.0.0`. Spin's default backend is SQLite, shared by
+/// every instance of the app on one host (the project's host: one file per process); Fermyon
+/// Cloud caps values at 1 MB, so larger entries stay in the instance's memory tier only.
+#[cfg(feature = "key-value")]
+mod kv {
+    use std::time::Duration;
+
+    use bytes::Bytes;
+    use spin_sdk::key_value::Store;
+    use verge_edge::cache::{CacheKey, CacheStore, LocalFuture};
+
+    /// Fermyon Cloud's value limit (1 MB); also the largest SQLite value Spin's default
+    /// backend is configured for in the clouds.
+    const MAX_VALUE: usize = 1_000_000;
+
+    pub struct Kv(Store);
+
+    impl Kv {
+        /// The store labelled `default`; `None` when the component may not use it (the
+        /// manifest lacks `key_value_stores = ["default"]`): memory tier only.
+        pub async fn open() -> Option<Kv> {
+            match Store::open("default").await {
+                Ok(s) => Some(Kv(s)),
+                Err(e) => {
+                    eprintln!("edge cache: no shared tier (key-value store \"default\": {e:?})");
+                    None
+                }
+            }
+        }
+
+        fn name(key: &CacheKey) -> String {
+            format!("verge-cache/{}", key.hash())
+        }
+    }
+
+    impl CacheStore for Kv {
+        fn max_value_bytes(&self) -> usize {
+            MAX_VALUE
+        }
+
+        fn get<'a>(&'a self, key: &'a CacheKey) -> LocalFuture<'a, Option<Bytes>> {
+            Box::pin(async move { self.0.get(Self::name(key)).await.ok().flatten().map(Bytes::from) })
+        }
+
+        fn put<'a>(&'a self, key: &'a CacheKey, value: Bytes, _keep: Duration) -> LocalFuture<'a, ()> {
+            // Spin's store has no expiry: entries are judged by the core when read.
+            Box::pin(async move {
+                if let Err(e) = self.0.set(Self::name(key), &value).await {
+                    eprintln!("edge cache: key-value set failed: {e:?}");
+                }
+            })
+        }
+
+        fn delete<'a>(&'a self, key: &'a CacheKey) -> LocalFuture<'a, ()> {
+            Box::pin(async move {
+                let _ = self.0.delete(Self::name(key)).await;
+            })
+        }
+
+        fn reach(&self) -> &'static str {
+            "this Spin app's key-value store (on one host: every instance of the process; Spin clouds: the app)"
+        }
+    }
+}
 
 impl Platform for Spin {
     type Body = Bytes;
@@ -57,6 +146,11 @@ impl Platform for Spin {
 
     async fn read(&self, body: Bytes) -> Result<Bytes, UpstreamError> {
         Ok(body)
+    }
+
+    #[cfg(feature = "key-value")]
+    fn cache(&self) -> Option<&dyn verge_edge::cache::CacheStore> {
+        self.kv.as_ref().map(|k| k as &dyn verge_edge::cache::CacheStore)
     }
 }
 
@@ -85,7 +179,7 @@ async fn handle(req: Request) -> impl IntoResponse {
         let _ = EDGE.set(booted);
     }
     let mut handled = match EDGE.get().expect("set above") {
-        Ok(edge) => edge.serve(req, &Spin).await,
+        Ok(edge) => edge.serve(req, platform().await).await,
         Err(err) => verge_edge::boot_failure(err, &req, verge_wasi::random16()),
     };
     // A stale-while-revalidate refresh runs after the answer, as a task that may outlive it.

@@ -68,3 +68,37 @@ export async function readBody(resp) {
 export function discardBody(resp) {
   if (resp.body !== null && !resp.bodyUsed) resp.body.cancel().catch(() => {});
 }
+
+// The edge cache's shared tier: `caches.default`, one data centre (a no-op on *.workers.dev).
+// Values are the edge core's encoded entries under synthetic https URLs of their 64-hex keys,
+// stored as plain 200 responses (never 206, `Vary: *` or `Set-Cookie`, which put() refuses or
+// skips) with a max-age as long as the core wants them kept: the core judges freshness and the
+// stale windows itself, which the Cache API ignores. A failure is a miss, never an error.
+export async function cacheGet(url) {
+  try {
+    const r = await caches.default.match(url);
+    return r ? new Uint8Array(await r.arrayBuffer()) : null;
+  } catch {
+    return null;
+  }
+}
+
+export async function cachePut(url, body, keepSecs) {
+  // The copy is made before the first await: the view into wasm memory must not outlive the call.
+  const resp = new Response(body.slice(), {
+    headers: { 'cache-control': `public, max-age=${Math.max(1, Math.floor(keepSecs))}`, 'content-type': 'application/octet-stream' },
+  });
+  try {
+    await caches.default.put(url, resp);
+  } catch {
+    // Over the per-request cache call limit, or a storage error: the entry stays in memory only.
+  }
+}
+
+export async function cacheDelete(url) {
+  try {
+    await caches.default.delete(url);
+  } catch {
+    // As above.
+  }
+}

@@ -2,8 +2,9 @@
 //!
 //! It translates workerd's `Request`/`Response` to and from `http` types, and implements the
 //! core's [`Platform`] with `Date.now()` as the clock, `crypto.getRandomValues` as entropy,
-//! `fetch` as the way out and `crypto.subtle` for JWT signatures; it writes the access log line
-//! with `console.log`.
+//! `fetch` as the way out, `crypto.subtle` for JWT signatures and the Cache API
+//! (`caches.default`) as the cache's shared tier; it writes the access log line with
+//! `console.log`.
 //! `{ env = "NAME" }` references read wrangler `[vars]`; `{ secret = "NAME" }` reads
 //! `wrangler secret` values.
 //!
@@ -24,6 +25,7 @@ use http::header::{HeaderName, HeaderValue};
 use http::HeaderMap;
 use js_sys::{Array, Uint8Array};
 use verge_edge::auth::jwt::{Alg, Verifier};
+use verge_edge::cache::{CacheKey, CacheStore, LocalFuture};
 use verge_edge::config::Reference;
 use verge_edge::{Body, BootError, Edge, OriginTimeout, Platform, UpstreamError};
 use wasm_bindgen::prelude::wasm_bindgen;
@@ -64,6 +66,12 @@ extern "C" {
     fn read_body(resp: &web_sys::Response) -> js_sys::Promise;
     #[wasm_bindgen(js_name = discardBody)]
     fn discard_body(resp: &web_sys::Response);
+    #[wasm_bindgen(js_name = cacheGet)]
+    fn cache_get(url: &str) -> js_sys::Promise;
+    #[wasm_bindgen(js_name = cachePut)]
+    fn cache_put(url: &str, body: &[u8], keep_secs: f64) -> js_sys::Promise;
+    #[wasm_bindgen(js_name = cacheDelete)]
+    fn cache_delete(url: &str) -> js_sys::Promise;
 }
 
 /// Header lines as `glue.js` passes them: `name\nvalue\n` per field.
@@ -175,6 +183,38 @@ impl Platform for Workers {
 
     fn verifier_name(&self) -> &'static str {
         webcrypto::WebCrypto.name()
+    }
+
+    fn cache(&self) -> Option<&dyn CacheStore> {
+        Some(self)
+    }
+}
+
+/// The shared tier: the Cache API (`caches.default`) of the data centre serving the request.
+/// A request makes at most a handful of cache calls (the purge list every few seconds, one or
+/// two lookups, a store, a delete), far below the 50 (Free) / 1,000 (Paid) allowed.
+impl CacheStore for Workers {
+    fn get<'a>(&'a self, key: &'a CacheKey) -> LocalFuture<'a, Option<Bytes>> {
+        Box::pin(async move {
+            let v = JsFuture::from(cache_get(&key.url())).await.ok()?;
+            (!v.is_null() && !v.is_undefined()).then(|| bytes_of(&v))
+        })
+    }
+
+    fn put<'a>(&'a self, key: &'a CacheKey, value: Bytes, keep: Duration) -> LocalFuture<'a, ()> {
+        Box::pin(async move {
+            let _ = JsFuture::from(cache_put(&key.url(), &value, keep.as_secs() as f64)).await;
+        })
+    }
+
+    fn delete<'a>(&'a self, key: &'a CacheKey) -> LocalFuture<'a, ()> {
+        Box::pin(async move {
+            let _ = JsFuture::from(cache_delete(&key.url())).await;
+        })
+    }
+
+    fn reach(&self) -> &'static str {
+        "this Cloudflare data centre (the Cache API; it stores nothing on *.workers.dev)"
     }
 }
 

@@ -43,6 +43,11 @@ pub struct Entry {
     pub stale_if_error: Duration,
     /// The key's resource part, so an unsafe request can invalidate every variant.
     pub resource: String,
+    /// When the request that fetched it began: what a purge compares with, since a fill that
+    /// began before a purge carries what the origin had before it. Absent in entries written
+    /// before purges existed (then [`stored`](Self::stored) counts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested: Option<SystemTime>,
     pub semantics: http_cache_semantics::CachePolicy,
 }
 
@@ -59,6 +64,11 @@ impl Entry {
     /// Bytes this entry holds in memory, roughly: what the memory tier counts.
     pub fn weight(&self) -> usize {
         self.body.len() + self.headers.iter().map(|(k, v)| k.as_str().len() + v.len() + 32).sum::<usize>() + 512
+    }
+
+    /// When the request behind this entry began (see [`requested`](Self::requested)).
+    pub fn requested_at(&self) -> SystemTime {
+        self.requested.unwrap_or(self.stored)
     }
 
     pub fn is_fresh(&self, now: SystemTime) -> bool {

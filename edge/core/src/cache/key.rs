@@ -57,6 +57,12 @@ impl CacheKey {
         &self.resource
     }
 
+    /// A key for the edge's own records (the purge list), outside every policy's keys (those
+    /// begin with `v1 `).
+    pub fn fixed(name: &str) -> Self {
+        CacheKey::from_parts(format!("verge-internal {name}"), String::new())
+    }
+
     fn from_parts(resource: String, variant: String) -> Self {
         let text = format!("{resource}{variant}");
         let hash = hex::encode(Sha256::digest(text.as_bytes()));
@@ -201,6 +207,8 @@ mod tests {
             headers: headers.iter().map(|h| HeaderName::from_bytes(h.as_bytes()).unwrap()).collect(),
             cookies: cookies.iter().map(|c| (*c).to_owned()).collect(),
             per_user,
+            stale_while_revalidate: Duration::ZERO,
+            stale_if_error: Duration::ZERO,
         }
     }
 

@@ -10,6 +10,7 @@
 //! - [`flight`]: request collapsing: one origin request per key per instance.
 //! - [`conditional`]: answers made from an entry: 304/412, HEAD, a single byte range.
 //! - [`status`]: the `Cache-Status` field (RFC 9211).
+//! - [`purge`]: the purge list (paths and prefixes purged, and when) and its per-instance copy.
 //!
 //! The phase that uses them is `stages::cache`; it runs after identity, so a protected response
 //! never reaches a caller who may not have it.
@@ -28,6 +29,7 @@ pub mod flight;
 pub mod key;
 pub mod memory;
 pub mod policy;
+pub mod purge;
 pub mod status;
 #[cfg(test)]
 mod tests;
@@ -62,4 +64,9 @@ pub trait CacheStore {
 
     /// Forgets `key`.
     fn delete<'a>(&'a self, key: &'a CacheKey) -> LocalFuture<'a, ()>;
+
+    /// How far this store is shared, in words for operators (the purge endpoint's answer).
+    fn reach(&self) -> &'static str {
+        "this instance"
+    }
 }

@@ -222,12 +222,25 @@ pub fn assess(view: &Request<()>, status: StatusCode, headers: &HeaderMap, respo
         };
         raw.clamp(policy.min_ttl, policy.max_ttl)
     };
-    let stale = |name| if no_stale { Duration::ZERO } else { Duration::from_secs(d.seconds(name).unwrap_or(0).min(MAX_TTL_SECS as u64)) };
+    // The origin's windows, else the policy's.
+    let stale = |name, default: Duration| match d.seconds(name) {
+        _ if no_stale => Duration::ZERO,
+        Some(s) => Duration::from_secs(s.min(MAX_TTL_SECS as u64)),
+        None => default,
+    };
+    let (swr, sie) = (stale("stale-while-revalidate", policy.stale_while_revalidate), stale("stale-if-error", policy.stale_if_error));
+    // An entry with no lifetime, no validators and no stale window could never answer without a
+    // whole new fetch: storing it would only cost a shared-tier write per request.
+    let useless = lifetime.is_zero()
+        && swr.is_zero()
+        && sie.is_zero()
+        && !headers.contains_key(header::ETAG)
+        && !headers.contains_key(header::LAST_MODIFIED);
     Assessment {
-        refused,
+        refused: refused.or(useless.then_some("no-lifetime")),
         lifetime,
-        stale_while_revalidate: stale("stale-while-revalidate"),
-        stale_if_error: stale("stale-if-error"),
+        stale_while_revalidate: swr,
+        stale_if_error: sie,
         semantics,
     }
 }

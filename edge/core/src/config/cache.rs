@@ -12,6 +12,8 @@
 //! headers = ["accept-encoding"]
 //! cookies = []
 //! per_user = false
+//! stale_while_revalidate = 0   # seconds; for answers whose Cache-Control names none
+//! stale_if_error = 0
 //! ```
 
 use std::time::Duration;
@@ -84,6 +86,11 @@ pub struct CachePolicy {
     pub cookies: Vec<String>,
     /// One entry per caller: the identity the edge established is part of the key.
     pub per_user: bool,
+    /// `stale-while-revalidate` and `stale-if-error` windows for answers whose `Cache-Control`
+    /// names none (the origin's own always win); never with `no-cache`, `must-revalidate`,
+    /// `proxy-revalidate` or `s-maxage` (RFC 9111 4.2.4).
+    pub stale_while_revalidate: Duration,
+    pub stale_if_error: Duration,
 }
 
 /// A validated `[origin_request_policies.NAME]`: what reaches the origin beyond the key.
@@ -102,7 +109,46 @@ impl OriginRequestPolicy {
     }
 }
 
-const CACHE_KEYS: [&str; 7] = ["min_ttl", "default_ttl", "max_ttl", "query", "headers", "cookies", "per_user"];
+/// A validated `[purge]`: who may purge, and how often each instance re-reads the shared purge
+/// list (the longest another instance serves a purged entry).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PurgeConfig {
+    pub auth: super::auth::AuthRule,
+    pub check_interval: Duration,
+}
+
+/// Five seconds: a purge reaches every instance within that, for one shared read per instance
+/// per five seconds (a Workers cache call, a Spin key-value read).
+pub const DEFAULT_PURGE_CHECK_INTERVAL: Duration = Duration::from_secs(5);
+
+pub(super) fn parse_purge(ck: &mut Checker<'_>, node: Node<'_, '_>, auth: &super::auth::AuthConfig) -> Option<PurgeConfig> {
+    let table = ck.table(node, "[purge]")?;
+    let mut f = Fields::new(ck, table, "[purge]", &["auth", "check_interval_s"]);
+    let rule = match f.take("auth") {
+        Some(n) => match super::auth::parse_rule(ck, n, auth)? {
+            super::auth::AuthRule::None => {
+                ck.error(
+                    n.span,
+                    "[purge] auth = \"none\" would let anyone empty the cache",
+                    "use an operator credential, e.g. auth = { jwt = [\"main\"], scopes = [\"admin\"] }",
+                );
+                None
+            }
+            rule => Some(rule),
+        },
+        None => {
+            ck.error(table.span, "[purge] needs auth", "add auth = { jwt = [\"PROVIDER\"], scopes = [\"admin\"] } (or another rule)");
+            None
+        }
+    };
+    let interval = f
+        .take("check_interval_s")
+        .map_or(Some(DEFAULT_PURGE_CHECK_INTERVAL), |n| ck.int_in(n, 1, 3600).map(|s| Duration::from_secs(s as u64)));
+    Some(PurgeConfig { auth: rule?, check_interval: interval? })
+}
+
+const CACHE_KEYS: [&str; 9] =
+    ["min_ttl", "default_ttl", "max_ttl", "query", "headers", "cookies", "per_user", "stale_while_revalidate", "stale_if_error"];
 const ORIGIN_KEYS: [&str; 3] = ["headers", "cookies", "query"];
 
 pub(super) fn parse_cache_policies(ck: &mut Checker<'_>, node: Node<'_, '_>) -> Option<Vec<CachePolicy>> {
@@ -135,6 +181,8 @@ fn parse_cache_policy(ck: &mut Checker<'_>, name: &str, node: Node<'_, '_>) -> O
     let headers = f.take("headers").map_or(Some(Vec::new()), |n| parse_headers(ck, n));
     let cookies = f.take("cookies").map_or(Some(Vec::new()), |n| parse_cookies(ck, n));
     let per_user = f.take("per_user").map_or(Some(false), |n| ck.boolean(n));
+    let swr = f.take("stale_while_revalidate").map_or(Some((Duration::ZERO, table.span)), |n| secs(ck, n));
+    let sie = f.take("stale_if_error").map_or(Some((Duration::ZERO, table.span)), |n| secs(ck, n));
 
     let min = min.unwrap_or(Some((Duration::ZERO, table.span)));
     let max = max.unwrap_or(Some((DEFAULT_MAX_TTL, table.span)));
@@ -170,6 +218,8 @@ fn parse_cache_policy(ck: &mut Checker<'_>, name: &str, node: Node<'_, '_>) -> O
         headers: headers?,
         cookies: cookies?,
         per_user: per_user?,
+        stale_while_revalidate: swr?.0,
+        stale_if_error: sie?.0,
     };
     ok.then_some(policy)
 }

@@ -61,6 +61,8 @@ pub struct EdgeConfig {
     pub auth: auth::AuthConfig,
     pub cache_policies: Vec<cache::CachePolicy>,
     pub origin_request_policies: Vec<cache::OriginRequestPolicy>,
+    /// `[purge]`: who may purge the cache through `POST /.verge/purge`; `None`: nobody.
+    pub purge: Option<cache::PurgeConfig>,
     /// In file order; the first match wins and the last is always the catch-all `*`.
     pub behaviours: Vec<Behaviour>,
 }
@@ -219,8 +221,12 @@ impl EdgeConfig {
 fn parse_document(ck: &mut Checker<'_>) -> Option<EdgeConfig> {
     let root = ck.parse_root()?;
     let root = walk::TableRef { span: root.span().into(), table: root.get_ref() };
-    let mut top =
-        Fields::new(ck, root, "the config file", &["edge", "origins", "auth", "cache_policies", "origin_request_policies", "behaviours"]);
+    let mut top = Fields::new(
+        ck,
+        root,
+        "the config file",
+        &["edge", "origins", "auth", "cache_policies", "origin_request_policies", "purge", "behaviours"],
+    );
 
     let limits = match top.take("edge") {
         Some(n) => parse_limits(ck, n),
@@ -241,6 +247,7 @@ fn parse_document(ck: &mut Checker<'_>) -> Option<EdgeConfig> {
         (Some(_), None) => (auth::AuthConfig::default(), false),
         (None, _) => (auth::AuthConfig::default(), true),
     };
+    let purge = top.take("purge").map_or(Some(None), |n| cache::parse_purge(ck, n, &auth).map(Some));
     let behaviours = match top.take("behaviours") {
         // Checked even when [auth] has errors, against the providers that are valid.
         Some(n) => origins.as_ref().and_then(|o| {
@@ -263,6 +270,7 @@ fn parse_document(ck: &mut Checker<'_>) -> Option<EdgeConfig> {
         auth: auth?,
         cache_policies: cache_policies?,
         origin_request_policies: origin_policies?,
+        purge: purge?,
         behaviours: behaviours?,
     })
 }

@@ -29,10 +29,10 @@ use crate::auth::Identity;
 use crate::cache::flight::{Joined, Leader};
 use crate::cache::key::{compute, KeyInput};
 use crate::cache::status::{CacheStatus, Fwd};
-use crate::cache::{conditional, policy, CacheKey, Entry};
+use crate::cache::{conditional, policy, purge, CacheKey, Entry};
 use crate::config::auth::AuthRule;
 use crate::config::cache::CachePolicy;
-use crate::platform::Platform;
+use crate::platform::{Out, Platform};
 use crate::problem::EdgeError;
 use crate::upstream::Body;
 
@@ -126,15 +126,65 @@ pub(crate) async fn lookup<P: Platform>(cx: &mut Ctx<'_, P>) -> Result<(), Stop<
     Ok(())
 }
 
-/// The memory tier, then the shared tier (a shared hit is kept in memory too).
+/// The memory tier, then the shared tier (a shared hit is kept in memory too). An entry the
+/// purge list covers is a miss, and is deleted where it was found.
 async fn find<P: Platform>(cx: &Ctx<'_, P>, key: &CacheKey) -> Option<Arc<Entry>> {
+    let purges = match &cx.edge.config.purge {
+        Some(cfg) => Some(cx.edge.purges.current(cx.platform.cache(), cx.now, cfg.check_interval).await),
+        None => None,
+    };
+    let path = cx.path.as_ref()?.as_str();
+    let purged = |e: &Entry| purges.as_ref().is_some_and(|list| list.covers(path, e.requested_at()));
     if let Some(e) = cx.edge.cache_memory.get_entry(key) {
-        return Some(e);
+        if !purged(&e) {
+            return Some(e);
+        }
+        cx.edge.cache_memory.remove(key);
     }
     let shared = cx.platform.cache()?;
     let entry = Arc::new(Entry::decode(&shared.get(key).await?)?);
+    if purged(&entry) {
+        shared.delete(key).await;
+        return None;
+    }
     cx.edge.cache_memory.put_entry(key, entry.clone());
     Some(entry)
+}
+
+/// `POST /.verge/purge` (when `[purge]` is configured): checks the purge rule's credentials,
+/// adds the named paths and prefixes to the purge list, and answers what it did and how far it
+/// reaches. Other methods answer 405; bad credentials 401/403 like any behaviour; a bad body 400.
+pub(crate) async fn purge<P: Platform>(cx: &mut Ctx<'_, P>) -> Result<(), Stop<P::Body>> {
+    let Some(cfg) = cx.edge.config.purge.as_ref() else { return Ok(()) };
+    if cx.path()?.as_str() != purge::ENDPOINT {
+        return Ok(());
+    }
+    cx.ex.log.behaviour = Some(purge::ENDPOINT.to_owned());
+    if cx.req.method() != Method::POST {
+        return Err(EdgeError::MethodNotAllowed { method: cx.req.method().to_string(), allow: "POST".into() }.into());
+    }
+    let out = Out(cx.platform);
+    let mut identity = cx.authenticator(&out).evaluate(&cfg.auth, cx.req.headers()).await.map_err(EdgeError::Auth)?;
+    cx.ex.log.auth = identity.via.take();
+    cx.ex.log.signature = identity.signature;
+    let request = purge::PurgeRequest::parse(cx.req.body()).map_err(EdgeError::Malformed)?;
+    let shared = cx.platform.cache();
+    let list = cx.edge.purges.add(shared, request.bans(cx.now), cx.now).await;
+    let reach = shared.map_or("this instance only: the runtime has no shared tier", |s| s.reach());
+    let body = serde_json::json!({
+        "purged": { "paths": request.paths, "prefixes": request.prefixes },
+        "at_ms": cx.now.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64),
+        "reach": reach,
+        "other_instances_within_s": cfg.check_interval.as_secs(),
+        "purge_list": { "bans": list.bans.len(), "max": purge::MAX_BANS },
+    });
+    let response = Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::CACHE_CONTROL, "no-store")
+        .body(Body::Full(Bytes::from(body.to_string())))
+        .map_err(|_| EdgeError::Misconfigured)?;
+    Err(Stop::Answer(Box::new(response)))
 }
 
 /// The origin request for a cache fill: a whole GET, with the entry's validators if any.
@@ -247,7 +297,7 @@ pub(crate) async fn fill<P: Platform>(
     // A 304 to the edge's own validators: the stored body is still good (RFC 9111 4.3.4).
     if response.status() == StatusCode::NOT_MODIFIED {
         if let Some(stale) = pending.stale.take() {
-            let entry = refreshed(&pending, &stale, response.headers(), now);
+            let entry = refreshed(&pending, &stale, response.headers(), now, cx.now);
             pending.status.stored = store(cx, &pending.key, &entry, now).await;
             return Err(answer(&mut cx.ex, &pending.method, &pending.client, &entry, pending.status, now));
         }
@@ -278,6 +328,7 @@ pub(crate) async fn fill<P: Platform>(
         stale_while_revalidate: judged.stale_while_revalidate,
         stale_if_error: judged.stale_if_error,
         resource: pending.key.resource().to_owned(),
+        requested: Some(cx.now),
         semantics: judged.semantics,
     };
     if judged.refused.is_none() && entry.body.len() <= max {
@@ -299,7 +350,7 @@ pub(crate) async fn fill<P: Platform>(
 }
 
 /// The stored entry updated with a 304's headers (RFC 9111 4.3.4) and judged afresh.
-fn refreshed(pending: &Pending<'_>, stale: &Entry, headers: &HeaderMap, now: SystemTime) -> Entry {
+fn refreshed(pending: &Pending<'_>, stale: &Entry, headers: &HeaderMap, now: SystemTime, requested: SystemTime) -> Entry {
     let mut merged = stale.headers.clone();
     for (name, _) in Entry::storable_headers(headers).iter() {
         if matches!(name.as_str(), "content-length" | "content-encoding" | "content-range" | "content-type") {
@@ -323,6 +374,7 @@ fn refreshed(pending: &Pending<'_>, stale: &Entry, headers: &HeaderMap, now: Sys
         stale_while_revalidate: judged.stale_while_revalidate,
         stale_if_error: judged.stale_if_error,
         resource: stale.resource.clone(),
+        requested: Some(requested),
         semantics: judged.semantics,
     }
 }

@@ -27,6 +27,8 @@ fn policy(min: u64, default: Option<u64>, max: u64) -> CachePolicy {
         headers: Vec::new(),
         cookies: Vec::new(),
         per_user: false,
+        stale_while_revalidate: Duration::ZERO,
+        stale_if_error: Duration::ZERO,
     }
 }
 
