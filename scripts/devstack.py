@@ -187,7 +187,15 @@ class Stack:
             if path.is_file() and path.suffix in {".html", ".js", ".css", ".svg", ".png", ".ico", ".json", ".txt"}:
                 key = path.relative_to(web).as_posix()
                 ctype = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-                cache = "no-cache" if key == "index.html" else "public, max-age=300"
+                # Hashed build outputs under assets/ never change under their name (edge/edge.toml's
+                # `assets` policy keeps them a year); index.html is revalidated on every use; today's
+                # unhashed files at the root may change with any deploy, so 5 minutes.
+                if key.startswith("assets/"):
+                    cache = "public, max-age=31536000, immutable"
+                elif key == "index.html":
+                    cache = "no-cache"
+                else:
+                    cache = "public, max-age=300"
                 s3.put_object(Bucket=BUCKET, Key=key, Body=path.read_bytes(), ContentType=ctype, CacheControl=cache)
         s3.put_object(Bucket=BUCKET, Key="build.json", Body=json.dumps(build_info()).encode(),
                       ContentType="application/json", CacheControl="no-cache")

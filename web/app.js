@@ -30,11 +30,14 @@ async function loadBuild() {
   }
 }
 
-async function loadStats() {
+// `after` (the id of a number just added) makes a new edge cache key, so the page sees its own
+// write instead of statistics the edge keeps for 30 seconds.
+async function loadStats(after) {
   const to = new Date();
   const from = new Date(to.getTime() - 29 * 86400000);
   const status = $('#stats-status');
-  const resp = await fetch(`/api/stats/daily?from=${isoDay(from)}&to=${isoDay(to)}`, { headers: { accept: 'application/json' } });
+  const fresh = after ? `&after=${encodeURIComponent(after)}` : '';
+  const resp = await fetch(`/api/stats/daily?from=${isoDay(from)}&to=${isoDay(to)}${fresh}`, { headers: { accept: 'application/json' } });
   if (!resp.ok) {
     status.textContent = `Could not load statistics: ${await problemText(resp)}`;
     return;
@@ -71,7 +74,7 @@ async function addNumber(event) {
   }
   const saved = await resp.json();
   out.textContent = `Added ${saved.value} on ${saved.day}.`;
-  await loadStats();
+  await loadStats(saved.id ?? String(Date.now()));
 }
 
 // The session lives in an HttpOnly cookie this script cannot read; /auth/me says who is signed in.
