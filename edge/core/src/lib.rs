@@ -23,11 +23,21 @@
 //!    auth rule; beside the login routes for the same reason (no behaviour can shadow it).
 //! 5. `routing::route`: the first behaviour whose [`pattern`] matches (the last is always `*`).
 //!    From here on the matched behaviour is known, to later phases and to the finishing step.
+//!    Then `access::check` (403): the behaviour's access rule (IP blocks, countries), right after
+//!    routing: a denied client costs nothing more and learns nothing about the behaviour.
 //! 6. `limits::method_and_body` (405 with `Allow`, 413): cheap refusals, after routing (the
 //!    behaviour says which methods) and before identity (no key work for a request refused
 //!    anyway).
+//!    Then `ratelimit::gate` (429): a caller who has used up a `count = "failed_identity"` limit is
+//!    refused before identity, so guessing tokens or API keys costs no verification and no key
+//!    lookup; identity counts its refusals against such limits.
 //! 7. `identity::check` (401/403/503): before anything that could answer with the origin's
 //!    content, so a protected response never reaches a caller who may not have it.
+//!    Then `ratelimit::check` (429 with `Retry-After`; 503 when a global store is down and the limit
+//!    fails closed): after identity, because a per-user or per-consumer key and an API key's
+//!    plan come from it; before the cache lookup, because a cache hit must count too and a
+//!    refused caller must not be served from the cache. The login routes' own limits run in
+//!    `ratelimit::login`, just before `login::routes`.
 //! 8. `caching::lookup` (behaviours with `cache = "POLICY"`, see [`cache`]): a fresh entry,
 //!    or a stale one within `stale-while-revalidate`, answers here; otherwise the request goes
 //!    on as the only one at the origin for its key, rewritten for a cache fill (GET for HEAD, no
@@ -73,6 +83,7 @@ pub mod path;
 pub mod pattern;
 pub mod platform;
 pub mod problem;
+pub mod ratelimit;
 pub mod request_id;
 mod s3;
 mod stages;
@@ -89,7 +100,7 @@ pub use problem::EdgeError;
 pub use target::{StartupError, Target};
 pub use upstream::{Body, BufferedUpstream, Clock, OriginTimeout, Upstream, UpstreamError};
 
-use crate::stages::{caching, finish, identity, limits, login, origin, routing, Ctx, Exchange, Stop};
+use crate::stages::{access, caching, finish, identity, limits, login, origin, ratelimit as rate, routing, Ctx, Exchange, Stop};
 use crate::target::ResolvedOrigin;
 
 /// A running edge: validated config, resolved origins and identity providers, and the caches
@@ -106,6 +117,10 @@ pub struct Edge {
     flights: cache::flight::Flights,
     /// This instance's copy of the purge list.
     purges: cache::purge::PurgeState,
+    /// Counts of `scope = "instance"` rate limits.
+    rate_memory: ratelimit::MemoryCounters,
+    /// `[rate_limit_store] redis`, resolved.
+    rate_store_address: Option<String>,
 }
 
 /// Why the edge could not start.
@@ -147,6 +162,12 @@ impl Edge {
         let origins = target::resolve(&config, lookup)?;
         let mut providers = auth::resolve(&config.auth, lookup)?;
         let oidc = auth::resolve_oidc(&config.auth, lookup, &mut providers)?;
+        let rate_store_address = match &config.rate_limits.redis {
+            None => None,
+            Some(config::Setting::Literal(v)) => Some(v.clone()),
+            Some(config::Setting::Env { name, default }) => lookup(&config::Reference::Env(name.clone())).or_else(|| default.clone()),
+        }
+        .filter(|a| !a.is_empty());
         let cache_memory = cache::MemoryStore::new(config.limits.cache_memory_bytes, config.limits.cache_max_object_bytes);
         Ok(Edge {
             config,
@@ -157,6 +178,8 @@ impl Edge {
             cache_memory,
             flights: cache::flight::Flights::default(),
             purges: cache::purge::PurgeState::default(),
+            rate_memory: ratelimit::MemoryCounters::default(),
+            rate_store_address,
         })
     }
 
@@ -170,6 +193,12 @@ impl Edge {
 
     pub fn config(&self) -> &EdgeConfig {
         &self.config
+    }
+
+    /// The Redis address for global rate limits (`[rate_limit_store] redis`), for the Spin
+    /// adapter; `None` when unset or empty.
+    pub fn rate_store_address(&self) -> Option<&str> {
+        self.rate_store_address.as_deref()
     }
 
     /// Cache counters (signatures verified, JWKS fetches, key lookups).
@@ -186,7 +215,8 @@ impl Edge {
         let now = platform.now();
         let entropy = platform.entropy();
         let ex = Exchange::begin(&req, entropy, Some(now));
-        let mut cx = Ctx { edge: self, platform, req, now, entropy, ex, path: None, identity: auth::Identity::default(), cache: None };
+        let mut cx =
+            Ctx { edge: self, platform, req, now, entropy, ex, path: None, identity: auth::Identity::default(), cache: None, client: None };
         let outcome = match Self::phases(&mut cx).await {
             Ok(response) => Ok(response),
             Err(Stop::Answer(response)) => Ok(*response),
@@ -199,11 +229,15 @@ impl Edge {
     async fn phases<P: Platform>(cx: &mut Ctx<'_, P>) -> Result<Response<Body<P::Body>>, Stop<P::Body>> {
         limits::url(cx)?;
         routing::normalise(cx)?;
+        rate::login(cx).await?;
         login::routes(cx).await?;
         caching::purge(cx).await?;
         routing::route(cx)?;
+        access::check(cx)?;
         limits::method_and_body(cx)?;
+        rate::gate(cx).await?;
         identity::check(cx).await?;
+        rate::check(cx).await?;
         caching::lookup(cx).await?;
         let answer = origin::fetch(cx).await;
         caching::fill(cx, answer).await

@@ -21,6 +21,13 @@ pub struct AccessLog {
     /// The `Cache-Status` sent, on behaviours with a cache policy.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cache: Option<String>,
+    /// The rate limit that refused the request (`per-ip`, `partners:daily`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<String>,
+    /// A global rate-limit store that failed during this request, and whether the limit failed
+    /// open or closed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_limit_store: Option<String>,
     pub duration_ms: u64,
     /// Why the edge answered an error itself, for operators (never secrets).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -40,6 +47,8 @@ impl AccessLog {
             signature: None,
             status: 0,
             cache: None,
+            rate_limit: None,
+            rate_limit_store: None,
             duration_ms: 0,
             error: None,
         }

@@ -37,6 +37,7 @@ use serde_json::Value;
 
 use crate::auth::jwt::{Alg, Verifier};
 use crate::cache::CacheStore;
+use crate::ratelimit::Counters;
 use crate::upstream::{Clock, Upstream, UpstreamError};
 
 /// Everything one request may use of the runtime. Required: time, entropy and the way out;
@@ -77,6 +78,13 @@ pub trait Platform {
     /// A cache tier shared beyond this instance (the Workers Cache API, Spin key-value), if the
     /// runtime has one. The in-instance memory tier is the edge's own and always there.
     fn cache(&self) -> Option<&dyn CacheStore> {
+        None
+    }
+
+    /// The store for `scope = "global"` rate limits (a Durable Object per key on Workers,
+    /// Redis on Spin), if the runtime has one. Without it a global limit fails open or closed
+    /// as its config says; `scope = "instance"` limits need nothing from the platform.
+    fn counters(&self) -> Option<&dyn Counters> {
         None
     }
 }

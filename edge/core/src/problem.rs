@@ -34,6 +34,15 @@ pub enum EdgeError {
     Auth(crate::auth::AuthError),
     #[error("{0}")]
     Login(crate::auth::oidc::LoginError),
+    /// A rate limit refused the request (`limit` names it); retry after `retry_after` seconds.
+    #[error("too many requests (rate limit {limit}); retry in {retry_after} s")]
+    RateLimited { limit: String, retry_after: u64 },
+    /// A global rate limit with `on_store_failure = "closed"` could not be checked.
+    #[error("rate limits cannot be checked right now; try again")]
+    RateLimitUnavailable,
+    /// The behaviour's access rule refused the client (the log says which rule and why).
+    #[error("access from this client is not allowed here")]
+    AccessDenied,
     /// A request the runtime accepted but the edge cannot represent (an unusual method or URL).
     #[error("the request cannot be read: {0}")]
     Malformed(String),
@@ -53,6 +62,9 @@ impl EdgeError {
             EdgeError::Auth(a) => a.status(),
             EdgeError::Login(crate::auth::oidc::LoginError::Unavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
             EdgeError::Login(_) => StatusCode::BAD_REQUEST,
+            EdgeError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            EdgeError::RateLimitUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            EdgeError::AccessDenied => StatusCode::FORBIDDEN,
         }
     }
 
@@ -73,6 +85,9 @@ impl EdgeError {
             EdgeError::Auth(_) => "unauthorized",
             EdgeError::Login(_) => "login-failed",
             EdgeError::Malformed(_) => "malformed-request",
+            EdgeError::RateLimited { .. } => "rate-limited",
+            EdgeError::RateLimitUnavailable => "rate-limit-unavailable",
+            EdgeError::AccessDenied => "access-denied",
         }
     }
 
@@ -100,6 +115,15 @@ impl EdgeError {
             if let Ok(v) = HeaderValue::from_str(allow) {
                 h.insert(header::ALLOW, v);
             }
+        }
+        match &self {
+            EdgeError::RateLimited { retry_after, .. } => {
+                h.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
+            }
+            EdgeError::RateLimitUnavailable => {
+                h.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            }
+            _ => {}
         }
         if let EdgeError::Auth(a) = &self {
             if let Some(v) = a.challenge().and_then(|c| HeaderValue::from_str(&c).ok()) {

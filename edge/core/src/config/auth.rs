@@ -206,7 +206,8 @@ fn parse_oidc(ck: &mut Checker<'_>, node: Node<'_, '_>) -> Option<OidcConfig> {
         ck,
         table,
         "[auth.oidc]",
-        &["issuer", "client_id", "client_secret", "session_secret", "scopes", "session_ttl_s", "public_url"],
+        // `rate_limits` (limits on the login routes) is read by `config::ratelimit`.
+        &["issuer", "client_id", "client_secret", "session_secret", "scopes", "session_ttl_s", "public_url", "rate_limits"],
     );
     let issuer = f.require(ck, "issuer", "issuer = \"https://id.example.com\"").and_then(|n| ck.setting(n, SettingKind::Url));
     let client_id = f.require(ck, "client_id", "client_id = \"verge-web\"").and_then(|n| ck.setting(n, SettingKind::Text));

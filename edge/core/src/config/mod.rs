@@ -26,6 +26,7 @@
 pub mod auth;
 pub mod cache;
 mod diagnostic;
+pub mod ratelimit;
 mod walk;
 
 use std::time::Duration;
@@ -63,6 +64,8 @@ pub struct EdgeConfig {
     pub origin_request_policies: Vec<cache::OriginRequestPolicy>,
     /// `[purge]`: who may purge the cache through `POST /.verge/purge`; `None`: nobody.
     pub purge: Option<cache::PurgeConfig>,
+    /// `[client]`, `[rate_limits.NAME]`, `[access_rules.NAME]`, `[rate_limit_store]`.
+    pub rate_limits: ratelimit::RateLimitConfig,
     /// In file order; the first match wins and the last is always the catch-all `*`.
     pub behaviours: Vec<Behaviour>,
 }
@@ -168,6 +171,8 @@ pub struct Behaviour {
     pub cache: Option<usize>,
     /// Index into [`EdgeConfig::origin_request_policies`]; `None`: the default policy.
     pub origin_request: Option<usize>,
+    /// The rate limits and access rule it names.
+    pub limits: ratelimit::BehaviourLimits,
 }
 
 const METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
@@ -202,6 +207,7 @@ impl EdgeConfig {
             out.push(o.session_secret.name());
             out.extend(o.client_secret.as_ref().map(Reference::name));
         }
+        out.extend(self.rate_limits.references());
         out.sort_unstable();
         out.dedup();
         out
@@ -225,7 +231,19 @@ fn parse_document(ck: &mut Checker<'_>) -> Option<EdgeConfig> {
         ck,
         root,
         "the config file",
-        &["edge", "origins", "auth", "cache_policies", "origin_request_policies", "purge", "behaviours"],
+        &[
+            "edge",
+            "origins",
+            "auth",
+            "cache_policies",
+            "origin_request_policies",
+            "purge",
+            "behaviours",
+            "client",
+            "rate_limits",
+            "access_rules",
+            "rate_limit_store",
+        ],
     );
 
     let limits = match top.take("edge") {
@@ -234,6 +252,7 @@ fn parse_document(ck: &mut Checker<'_>) -> Option<EdgeConfig> {
     };
     let cache_policies = top.take("cache_policies").map_or(Some(Vec::new()), |n| cache::parse_cache_policies(ck, n));
     let origin_policies = top.take("origin_request_policies").map_or(Some(Vec::new()), |n| cache::parse_origin_request_policies(ck, n));
+    let rate_limits = ratelimit::parse(ck, &mut top, root);
 
     let origins = match top.take("origins") {
         Some(n) => parse_origins(ck, n),
@@ -256,7 +275,7 @@ fn parse_document(ck: &mut Checker<'_>) -> Option<EdgeConfig> {
                 origin: origin_policies.as_deref().unwrap_or_default(),
                 complete: cache_policies.is_some() && origin_policies.is_some(),
             };
-            parse_behaviours(ck, n, o, &auth, &policies)
+            parse_behaviours(ck, n, o, &auth, &policies, rate_limits.as_ref())
         }),
         None => {
             ck.error_at_start("no behaviours are defined", "add [[behaviours]] tables; the last one must have path = \"*\"");
@@ -271,6 +290,7 @@ fn parse_document(ck: &mut Checker<'_>) -> Option<EdgeConfig> {
         cache_policies: cache_policies?,
         origin_request_policies: origin_policies?,
         purge: purge?,
+        rate_limits: rate_limits?,
         behaviours: behaviours?,
     })
 }
@@ -372,7 +392,8 @@ struct Policies<'a> {
     complete: bool,
 }
 
-const BEHAVIOUR_KEYS: [&str; 8] = ["path", "origin", "methods", "spa_fallback", "auth", "allow_preflight", "cache", "origin_request"];
+const BEHAVIOUR_KEYS: [&str; 10] =
+    ["path", "origin", "methods", "spa_fallback", "auth", "allow_preflight", "cache", "origin_request", "rate_limits", "access"];
 
 fn parse_behaviours(
     ck: &mut Checker<'_>,
@@ -380,6 +401,7 @@ fn parse_behaviours(
     origins: &[Origin],
     auth_cfg: &auth::AuthConfig,
     policies: &Policies<'_>,
+    rate_limits: Option<&ratelimit::RateLimitConfig>,
 ) -> Option<Vec<Behaviour>> {
     let items = ck.array_of_tables(node, "behaviours")?;
     if items.len() > MAX_BEHAVIOURS {
@@ -439,6 +461,8 @@ fn parse_behaviours(
             Some(n) => auth::parse_rule(ck, n, auth_cfg),
             None => Some(auth::AuthRule::None),
         };
+        let has_auth = rule.as_ref().map(|r| *r != auth::AuthRule::None);
+        let limits = ratelimit::parse_behaviour(ck, &mut f, &what, rate_limits, has_auth);
         let allow_preflight = match f.take("allow_preflight") {
             Some(n) => ck.boolean(n),
             None => Some(false),
@@ -466,6 +490,10 @@ fn parse_behaviours(
             Some(origin_request),
         ) = (pattern, origin, methods, spa, rule, allow_preflight, cache, origin_request)
         else {
+            ok = false;
+            continue;
+        };
+        let Some(limits) = limits else {
             ok = false;
             continue;
         };
@@ -516,7 +544,7 @@ fn parse_behaviours(
             );
             ok = false;
         }
-        out.push((Behaviour { pattern, origin, methods, spa_fallback, auth, allow_preflight, cache, origin_request }, span));
+        out.push((Behaviour { pattern, origin, methods, spa_fallback, auth, allow_preflight, cache, origin_request, limits }, span));
     }
     match out.last() {
         Some((b, _)) if b.pattern.is_catch_all() => {}

@@ -231,7 +231,7 @@ async fn refresh<'e, P: Platform>(
     let Some(policy) = route.behaviour.cache.and_then(|i| edge.config.cache_policies.get(i)) else { return };
     let client = req.headers().clone();
     let authenticated = route.behaviour.auth != AuthRule::None && !policy.per_user;
-    let mut cx = Ctx { edge, platform, req, now, entropy: [0; 16], ex, path, identity, cache: None };
+    let mut cx = Ctx { edge, platform, req, now, entropy: [0; 16], ex, path, identity, cache: None, client: None };
     rewrite_for_cache(&mut cx.req, Some(&entry));
     cx.cache = Some(Pending {
         policy,

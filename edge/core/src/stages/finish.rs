@@ -20,7 +20,7 @@ use crate::Handled;
 const CACHE_STATUS: HeaderName = HeaderName::from_static("cache-status");
 
 pub(crate) fn finish<'e, B>(ex: Exchange<'e>, outcome: Result<Response<Body<B>>, EdgeError>, ended: Option<SystemTime>) -> Handled<'e, B> {
-    let Exchange { request_id, mut log, started, route, set_cookies, cache, background } = ex;
+    let Exchange { request_id, mut log, started, route, set_cookies, cache, background, ratelimit } = ex;
     let mut response = match outcome {
         Ok(mut r) => {
             for c in set_cookies {
@@ -45,6 +45,12 @@ pub(crate) fn finish<'e, B>(ex: Exchange<'e>, outcome: Result<Response<Body<B>>,
             h.insert(header::AGE, HeaderValue::from(age.as_secs()));
         }
         log.cache = Some(status.header_value());
+    }
+    // RateLimit-Policy / RateLimit on every answer of a limited behaviour, errors included.
+    crate::ratelimit::headers::stamp(response.headers_mut(), &ratelimit);
+    log.rate_limit = ratelimit.refused;
+    if !ratelimit.store_errors.is_empty() {
+        log.rate_limit_store = Some(ratelimit.store_errors.join("; "));
     }
     crate::request_id::stamp(&mut response, &request_id);
     log.status = response.status().as_u16();

@@ -17,7 +17,15 @@ pub(crate) async fn check<P: Platform>(cx: &mut Ctx<'_, P>) -> Result<(), Stop<P
         Identity::default()
     } else {
         let out = Out(cx.platform);
-        cx.authenticator(&out).evaluate(&behaviour.auth, req.headers()).await.map_err(EdgeError::Auth)?
+        let checked = cx.authenticator(&out).evaluate(&behaviour.auth, req.headers()).await;
+        match checked {
+            Ok(id) => id,
+            Err(e) => {
+                // Refused credentials count against `count = "failed_identity"` limits.
+                super::ratelimit::identity_failed(cx, &e).await;
+                return Err(EdgeError::Auth(e).into());
+            }
+        }
     };
     cx.ex.log.auth = identity.via.take();
     cx.ex.log.signature = identity.signature;

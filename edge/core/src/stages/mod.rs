@@ -6,12 +6,14 @@
 //! cache hit). Every response, whichever phase produced it, then passes through
 //! [`finish::finish`].
 
+pub(crate) mod access;
 pub(crate) mod caching;
 pub(crate) mod finish;
 pub(crate) mod identity;
 pub(crate) mod limits;
 pub(crate) mod login;
 pub(crate) mod origin;
+pub(crate) mod ratelimit;
 pub(crate) mod routing;
 
 use std::time::SystemTime;
@@ -63,6 +65,8 @@ pub(crate) struct Exchange<'e> {
     pub cache: Option<(crate::cache::status::CacheStatus, std::time::Duration)>,
     /// Work to run after the answer (a `stale-while-revalidate` refresh).
     pub background: Option<crate::cache::LocalFuture<'e, ()>>,
+    /// The rate limits' policies and states (`RateLimit-Policy`, `RateLimit`) and who refused.
+    pub ratelimit: crate::ratelimit::Report,
 }
 
 impl<'e> Exchange<'e> {
@@ -71,7 +75,16 @@ impl<'e> Exchange<'e> {
     pub fn begin<B>(req: &Request<B>, entropy: [u8; 16], started: Option<SystemTime>) -> Self {
         let request_id = crate::request_id::choose(req.headers().get(crate::request_id::HEADER), entropy);
         let log = AccessLog::begin(&request_id, req);
-        Exchange { request_id, log, started, route: None, set_cookies: Vec::new(), cache: None, background: None }
+        Exchange {
+            request_id,
+            log,
+            started,
+            route: None,
+            set_cookies: Vec::new(),
+            cache: None,
+            background: None,
+            ratelimit: crate::ratelimit::Report::default(),
+        }
     }
 }
 
@@ -90,6 +103,8 @@ pub(crate) struct Ctx<'e, P: Platform> {
     pub identity: crate::auth::Identity,
     /// What the cache lookup left for the fill, on cached behaviours.
     pub cache: Option<caching::Pending<'e>>,
+    /// The client's address and country, once a phase asked ([`ratelimit::client`]).
+    pub client: Option<crate::ratelimit::client::Client>,
 }
 
 impl<'e, P: Platform> Ctx<'e, P> {
