@@ -36,7 +36,13 @@ async fn boot() -> Result<Edge, BootError> {
 struct Spin {
     #[cfg(feature = "key-value")]
     kv: Option<kv::Kv>,
+    /// Global rate limits' store, when `[rate_limit_store] redis` is set.
+    #[cfg(feature = "redis")]
+    redis: Option<counters::Redis>,
 }
+
+#[cfg(feature = "redis")]
+mod counters;
 
 thread_local! {
     /// One platform per instance, opened on its first request and kept: a
@@ -49,10 +55,19 @@ async fn platform() -> &'static Spin {
     if let Some(p) = PLATFORM.with(std::cell::Cell::get) {
         return p;
     }
+    #[cfg(feature = "redis")]
+    let redis = counters::Redis::new(EDGE.get().and_then(|e| e.as_ref().ok()).and_then(Edge::rate_store_address));
     #[cfg(feature = "key-value")]
-    let p = Spin { kv: kv::Kv::open().await };
+    let p = Spin {
+        kv: kv::Kv::open().await,
+        #[cfg(feature = "redis")]
+        redis,
+    };
     #[cfg(not(feature = "key-value"))]
-    let p = Spin {};
+    let p = Spin {
+        #[cfg(feature = "redis")]
+        redis,
+    };
     let p: &'static Spin = Box::leak(Box::new(p));
     PLATFORM.with(|c| c.set(Some(p)));
     p
@@ -152,6 +167,11 @@ impl Platform for Spin {
     fn cache(&self) -> Option<&dyn verge_edge::cache::CacheStore> {
         self.kv.as_ref().map(|k| k as &dyn verge_edge::cache::CacheStore)
     }
+
+    #[cfg(feature = "redis")]
+    fn counters(&self) -> Option<&dyn verge_edge::ratelimit::Counters> {
+        self.redis.as_ref().map(|r| r as &dyn verge_edge::ratelimit::Counters)
+    }
 }
 
 fn classify(e: ErrorCode) -> UpstreamError {
@@ -173,7 +193,10 @@ async fn handle(req: Request) -> impl IntoResponse {
     let (parts, body) = req.into_parts();
     // The edge refuses bodies over its limit anyway; reading first keeps the adapter simple.
     let body = body.bytes().await.unwrap_or_default();
-    let req = http::Request::from_parts(parts, body);
+    let mut req = http::Request::from_parts(parts, body);
+    // The client's address as Spin gives it (`IP:port`; Spin replaces a client's own value).
+    let peer = verge_edge::ratelimit::Peer::from_header(req.headers(), "spin-client-addr");
+    req.extensions_mut().insert(peer);
     if EDGE.get().is_none() {
         let booted = boot().await;
         let _ = EDGE.set(booted);

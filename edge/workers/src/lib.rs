@@ -15,6 +15,7 @@
 //! at all. It streams from the origin to the client inside workerd ([`OriginBody`]), which is
 //! also what keeps a large S3 object out of the isolate's 128 MB.
 
+mod ratelimit_do;
 mod webcrypto;
 
 use std::sync::OnceLock;
@@ -185,6 +186,12 @@ impl Platform for Workers {
         webcrypto::WebCrypto.name()
     }
 
+    /// Global rate limits: a Durable Object per key ([`ratelimit_do`]), when the Worker has
+    /// the `VERGE_RATE_LIMITER` binding.
+    fn counters(&self) -> Option<&dyn verge_edge::ratelimit::Counters> {
+        ratelimit_do::bound().then_some(&ratelimit_do::DurableObjects as &dyn verge_edge::ratelimit::Counters)
+    }
+
     fn cache(&self) -> Option<&dyn CacheStore> {
         Some(self)
     }
@@ -232,6 +239,12 @@ async fn to_http(req: &web_sys::Request) -> Result<http::Request<Bytes>, JsValue
     *out.method_mut() = http::Method::from_bytes(method.as_bytes()).map_err(|e| JsValue::from_str(&e.to_string()))?;
     *out.uri_mut() = path_and_query(url).parse().map_err(|e: http::uri::InvalidUri| JsValue::from_str(&e.to_string()))?;
     parse_lines(lines, out.headers_mut());
+    // The client as Cloudflare says: `CF-Connecting-IP` (set by Cloudflare, never a client's) and
+    // `request.cf.country`.
+    let cf = js_sys::Reflect::get(req.as_ref(), &JsValue::from_str("cf")).ok().filter(JsValue::is_object);
+    let country = cf.and_then(|cf| js_sys::Reflect::get(&cf, &JsValue::from_str("country")).ok()).and_then(|c| c.as_string());
+    let peer = verge_edge::ratelimit::Peer::from_header(out.headers(), "cf-connecting-ip").with_country(country);
+    out.extensions_mut().insert(peer);
     if has_body(req) {
         let buf = JsFuture::from(req.array_buffer()?).await?;
         *out.body_mut() = Bytes::from(Uint8Array::new(&buf).to_vec());
@@ -253,6 +266,7 @@ fn from_http(resp: http::Response<Body<OriginBody>>) -> Result<web_sys::Response
 
 #[event(fetch)]
 async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> worker::Result<web_sys::Response> {
+    ratelimit_do::bind(&env);
     let req = match to_http(&req).await {
         Ok(r) => r,
         // A request workerd accepted but `http` does not (rare), or a body that broke off.
