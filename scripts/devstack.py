@@ -88,8 +88,15 @@ def env_variables(env):
 
 
 class Stack:
-    def __init__(self, edge_port=None, origin_port=None, moto_port=None, quiet=False, origin_env=None, fault_proxy=False, edge_env=None):
+    def __init__(self, edge_port=None, origin_port=None, moto_port=None, quiet=False, origin_env=None, fault_proxy=False, edge_env=None,
+                 second_edge=False):
         self.procs = []
+        # Redis for the edge's global rate limits (spin:redis); tests stop and restart it.
+        self.redis_port = 6379 if edge_port == 8080 else free_port()
+        self.redis_proc = None
+        # A second Spin host serving the same spin.toml on the same Redis, moto and origin: two
+        # edge instances that must share global limits.
+        self.edge2_port = free_port() if second_edge else None
         self.moto_port = moto_port or free_port()
         self.origin_port = origin_port or free_port()
         self.edge_port = edge_port or free_port()
@@ -268,6 +275,21 @@ class Stack:
         wait_http(f"http://127.0.0.1:{self.bank_port}/_stats", p)
         log(f"fake bank API on http://127.0.0.1:{self.bank_port}")
 
+    def start_redis(self):
+        p = self._spawn(["redis-server", "--port", str(self.redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+                        name="redis")
+        self.redis_proc = p
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.redis_port), timeout=0.5):
+                    break
+            except OSError:
+                if p.poll() is not None:
+                    raise RuntimeError(f"redis-server exited with {p.returncode}")
+                time.sleep(0.05)
+        log(f"redis on 127.0.0.1:{self.redis_port}")
+
     def start_fault_proxy(self):
         p = self._spawn([sys.executable, str(ROOT / "scripts" / "faultproxy.py"), str(self.fault_port), str(self.moto_port)], name="faultproxy")
         wait_http(f"http://127.0.0.1:{self.fault_port}/__fault", p)
@@ -277,11 +299,14 @@ class Stack:
         self.start_idp()
         self.start_bank()
         self.start_moto()
+        self.start_redis()
         if self.fault_port:
             self.start_fault_proxy()
         self.provision()
         self.spin_up("origin.spin.toml", self.origin_port, self.origin_variables(), "origin")
         self.spin_up("spin.toml", self.edge_port, self.spin_variables(), "app")
+        if self.edge2_port:
+            self.spin_up("spin.toml", self.edge2_port, {**self.spin_variables(), "public_url": f"http://127.0.0.1:{self.edge2_port}"}, "app2")
 
     def origin_variables(self):
         """origin.spin.toml's variables: the origin's settings, with the authority it is reached at."""
@@ -297,6 +322,7 @@ class Stack:
                                                                        "VERGE_ORIGIN_SECRET_ACCESS_KEY")}),
             "edge_access_key_id": self.edge_key[0], "edge_secret_access_key": self.edge_key[1],
             "public_url": f"http://127.0.0.1:{self.edge_port}",
+            "redis_address": f"redis://127.0.0.1:{self.redis_port}",
             "bank_origin": origin_of(f"http://127.0.0.1:{self.bank_port}"),
         }
         variables.pop("api_host", None)  # spin.toml fixes it: the origin is origin.spin.internal there
@@ -308,6 +334,9 @@ class Stack:
             "moto": self.moto,
             "origin": f"http://127.0.0.1:{self.origin_port}",
             "edge": f"http://127.0.0.1:{self.edge_port}",
+            "edge2": f"http://127.0.0.1:{self.edge2_port}" if self.edge2_port else None,
+            "redis": {"address": f"redis://127.0.0.1:{self.redis_port}", "port": self.redis_port,
+                      "pid": self.redis_proc.pid if self.redis_proc else None},
             "region": REGION,
             "bucket": BUCKET,
             "tables": TABLES,
@@ -353,12 +382,14 @@ def main():
     ap.add_argument("--origin-env", action="append", default=[], metavar="K=V", help="extra origin setting (repeatable)")
     ap.add_argument("--fault-proxy", action="store_true", help="put scripts/faultproxy.py between the origin and moto")
     ap.add_argument("--edge-env", action="append", default=[], metavar="K=V", help="extra edge setting (repeatable)")
+    ap.add_argument("--second-edge", action="store_true", help="a second Spin host serving spin.toml on the same Redis (edge2)")
     args = ap.parse_args()
     origin_env = dict(kv.split("=", 1) for kv in args.origin_env)
     edge_env = dict(kv.split("=", 1) for kv in args.edge_env)
     edge_port = args.port or (8080 if args.command == "run" else None)
     stack = Stack(edge_port=edge_port, origin_port=8081 if args.command == "run" else None,
-                  moto_port=5000 if args.command == "run" else None, quiet=args.command == "up", origin_env=origin_env, fault_proxy=args.fault_proxy, edge_env=edge_env)
+                  moto_port=5000 if args.command == "run" else None, quiet=args.command == "up", origin_env=origin_env, fault_proxy=args.fault_proxy, edge_env=edge_env,
+                  second_edge=args.second_edge)
     stopping = False
 
     def on_signal(*_):

@@ -21,7 +21,9 @@ use verge_spin_manifest::{App, Component};
 use wasmtime::component::{Component as Wasm, GuestTaskId, Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store, StoreContextMut, StoreLimitsBuilder};
 use wasmtime_wasi::WasiCtxBuilder;
-use wasmtime_wasi_http::handler::{HandlerState, Instance, ProxyHandler, ProxyPre, ShouldAccept, WorkerExpiration, WorkerState, WorkerStatus};
+use wasmtime_wasi_http::handler::{
+    HandlerState, Instance, ProxyHandler, ProxyPre, ShouldAccept, WorkerExpiration, WorkerState, WorkerStatus,
+};
 use wasmtime_wasi_http::WasiHttpCtx;
 
 use crate::kv::{KvAccess, KvBackend, DEFAULT_LABEL};
@@ -75,8 +77,10 @@ impl AppRuntime {
         wt(wasmtime_wasi_http::p3::add_to_linker(&mut linker), || "linking wasi:http 0.3".into())?;
         wt(crate::bindings::add_to_linker(&mut linker), || "linking the Spin interfaces".into())?;
 
-        std::fs::create_dir_all(&settings.state_dir).with_context(|| format!("creating state directory {}", settings.state_dir.display()))?;
-        let kv_backends = Arc::new(vec![(DEFAULT_LABEL.to_owned(), Arc::new(KvBackend::new(settings.state_dir.join("sqlite_key_value.db"))))]);
+        std::fs::create_dir_all(&settings.state_dir)
+            .with_context(|| format!("creating state directory {}", settings.state_dir.display()))?;
+        let kv_backends =
+            Arc::new(vec![(DEFAULT_LABEL.to_owned(), Arc::new(KvBackend::new(settings.state_dir.join("sqlite_key_value.db"))))]);
         for c in &manifest.components {
             for label in &c.key_value_stores {
                 if !kv_backends.iter().any(|(l, _)| l == label) {
@@ -93,7 +97,8 @@ impl AppRuntime {
         for c in &manifest.components {
             let bytes = std::fs::read(&c.source).with_context(|| format!("component '{}': reading {}", c.id, c.source.display()))?;
             let wasm = wt(Wasm::new(&engine, &bytes), || format!("component '{}': compiling {}", c.id, c.source.display()))?;
-            let pre = wt(linker.instantiate_pre(&wasm), || format!("component '{}' imports an interface this host does not provide", c.id))?;
+            let pre =
+                wt(linker.instantiate_pre(&wasm), || format!("component '{}' imports an interface this host does not provide", c.id))?;
             let pre = wt(wasmtime_wasi_http::p3::bindings::ServicePre::new(pre), || {
                 format!("component '{}' does not export wasi:http/handler@0.3.0 (this host runs WASI 0.3 HTTP components, as spin-sdk 7 builds)", c.id)
             })?;
@@ -138,7 +143,11 @@ impl AppRuntime {
     ///
     /// # Errors
     /// No such component, or the instance failed (trap, out of memory, timeout).
-    pub async fn dispatch(&self, id: &str, req: wasmtime_wasi_http::handler::Request) -> anyhow::Result<wasmtime_wasi_http::handler::Response> {
+    pub async fn dispatch(
+        &self,
+        id: &str,
+        req: wasmtime_wasi_http::handler::Request,
+    ) -> anyhow::Result<wasmtime_wasi_http::handler::Response> {
         let handlers = self.handlers.get().context("app not started")?;
         let handler = handlers.get(id).with_context(|| format!("no component '{id}'"))?;
         let n = self.next_request_id();
@@ -154,7 +163,9 @@ impl AppRuntime {
         let Some(req) = crate::server::chained_request(req, &self.manifest.router, name) else {
             return Err(wasmtime_wasi_http::Error::DestinationNotFound);
         };
-        self.dispatch(name, req).await.map_err(|e| wasmtime_wasi_http::Error::InternalError(Some(format!("component '{name}' failed: {e}"))))
+        self.dispatch(name, req)
+            .await
+            .map_err(|e| wasmtime_wasi_http::Error::InternalError(Some(format!("component '{name}' failed: {e}"))))
     }
 }
 
@@ -273,7 +284,12 @@ impl WorkerState for Worker {
         }
     }
 
-    fn on_request_start(&self, _store: StoreContextMut<'_, Host>, _request: u64, _task: GuestTaskId) -> Pin<Box<dyn Future<Output = ()> + Send + Sync>> {
+    fn on_request_start(
+        &self,
+        _store: StoreContextMut<'_, Host>,
+        _request: u64,
+        _task: GuestTaskId,
+    ) -> Pin<Box<dyn Future<Output = ()> + Send + Sync>> {
         Box::pin(tokio::time::sleep(self.request_timeout.min(Duration::from_secs(86_400 * 365))))
     }
 

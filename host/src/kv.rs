@@ -116,13 +116,17 @@ impl<T> kv::HostStoreWithStore<T> for Spin {
         let (label, backend) = store(accessor, &this)?;
         Ok(backend
             .run(move |c| {
-                c.query_row("SELECT value FROM spin_key_value WHERE store = ?1 AND key = ?2", (&label, &key), |r| r.get(0))
-                    .optional()
+                c.query_row("SELECT value FROM spin_key_value WHERE store = ?1 AND key = ?2", (&label, &key), |r| r.get(0)).optional()
             })
             .await)
     }
 
-    async fn set(accessor: &Accessor<T, Self>, this: Resource<OpenStore>, key: String, value: Vec<u8>) -> wasmtime::Result<Result<(), Error>> {
+    async fn set(
+        accessor: &Accessor<T, Self>,
+        this: Resource<OpenStore>,
+        key: String,
+        value: Vec<u8>,
+    ) -> wasmtime::Result<Result<(), Error>> {
         let (label, backend) = store(accessor, &this)?;
         Ok(backend
             .run(move |c| {
@@ -137,9 +141,7 @@ impl<T> kv::HostStoreWithStore<T> for Spin {
 
     async fn delete(accessor: &Accessor<T, Self>, this: Resource<OpenStore>, key: String) -> wasmtime::Result<Result<(), Error>> {
         let (label, backend) = store(accessor, &this)?;
-        Ok(backend
-            .run(move |c| c.execute("DELETE FROM spin_key_value WHERE store = ?1 AND key = ?2", (&label, &key)).map(|_| ()))
-            .await)
+        Ok(backend.run(move |c| c.execute("DELETE FROM spin_key_value WHERE store = ?1 AND key = ?2", (&label, &key)).map(|_| ())).await)
     }
 
     async fn exists(accessor: &Accessor<T, Self>, this: Resource<OpenStore>, key: String) -> wasmtime::Result<Result<bool, Error>> {
@@ -175,7 +177,6 @@ impl<T> kv::HostStoreWithStore<T> for Spin {
             Ok((stream, done))
         })
     }
-
 }
 
 impl kv::HostStore for SpinView<'_> {

@@ -170,7 +170,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 log_dir,
                 state_dir: state_dir.unwrap_or_else(|| base.join(".spin")),
             };
-            let routes: Vec<String> = app.router.routes().map(|(route, component)| format!("{component}: http://{{addr}}{route}")).collect();
+            let routes: Vec<String> =
+                app.router.routes().map(|(route, component)| format!("{component}: http://{{addr}}{route}")).collect();
             let runtime = app::AppRuntime::start(app, settings)?;
             let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
             let addr = listener.local_addr()?;

@@ -34,11 +34,7 @@ pub fn client() -> HttpClient {
     http.enforce_http(false);
     http.set_nodelay(true);
     http.set_connect_timeout(Some(Duration::from_secs(10)));
-    let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_webpki_roots()
-        .https_or_http()
-        .enable_http1()
-        .wrap_connector(http);
+    let https = hyper_rustls::HttpsConnectorBuilder::new().with_webpki_roots().https_or_http().enable_http1().wrap_connector(http);
     Client::builder(hyper_util::rt::TokioExecutor::new()).pool_idle_timeout(POOL_IDLE).build(https)
 }
 
@@ -133,12 +129,9 @@ pub fn redis_allowed(component: &Component, address: &str) -> bool {
 /// `scheme://host:port` of an address, without any user name or password in it.
 pub fn redacted_origin(address: &str) -> String {
     match address.parse::<http::Uri>() {
-        Ok(uri) => format!(
-            "{}://{}:{}",
-            uri.scheme_str().unwrap_or("redis"),
-            uri.host().unwrap_or_default(),
-            uri.port_u16().unwrap_or(6379)
-        ),
+        Ok(uri) => {
+            format!("{}://{}:{}", uri.scheme_str().unwrap_or("redis"), uri.host().unwrap_or_default(), uri.port_u16().unwrap_or(6379))
+        }
         Err(_) => "(an invalid address)".to_owned(),
     }
 }

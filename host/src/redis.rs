@@ -61,7 +61,10 @@ fn other(e: redis::RedisError) -> Error {
     }
 }
 
-fn conn<T>(accessor: &Accessor<T, Spin>, this: &Resource<OpenConnection>) -> wasmtime::Result<(MultiplexedConnection, String, Arc<RedisPool>)> {
+fn conn<T>(
+    accessor: &Accessor<T, Spin>,
+    this: &Resource<OpenConnection>,
+) -> wasmtime::Result<(MultiplexedConnection, String, Arc<RedisPool>)> {
     accessor.with(|mut access| {
         let view: SpinView<'_> = access.get();
         let c = view.table.get(this)?;
@@ -111,15 +114,29 @@ impl<T> wit::HostConnectionWithStore<T> for Spin {
         })
     }
 
-    async fn publish(accessor: &Accessor<T, Self>, this: Resource<OpenConnection>, channel: String, payload: Vec<u8>) -> wasmtime::Result<Result<(), Error>> {
+    async fn publish(
+        accessor: &Accessor<T, Self>,
+        this: Resource<OpenConnection>,
+        channel: String,
+        payload: Vec<u8>,
+    ) -> wasmtime::Result<Result<(), Error>> {
         run::<T, ()>(accessor, &this, redis::cmd("PUBLISH").arg(channel).arg(payload).clone()).await
     }
 
-    async fn get(accessor: &Accessor<T, Self>, this: Resource<OpenConnection>, key: String) -> wasmtime::Result<Result<Option<Vec<u8>>, Error>> {
+    async fn get(
+        accessor: &Accessor<T, Self>,
+        this: Resource<OpenConnection>,
+        key: String,
+    ) -> wasmtime::Result<Result<Option<Vec<u8>>, Error>> {
         run(accessor, &this, redis::cmd("GET").arg(key).clone()).await
     }
 
-    async fn set(accessor: &Accessor<T, Self>, this: Resource<OpenConnection>, key: String, value: Vec<u8>) -> wasmtime::Result<Result<(), Error>> {
+    async fn set(
+        accessor: &Accessor<T, Self>,
+        this: Resource<OpenConnection>,
+        key: String,
+        value: Vec<u8>,
+    ) -> wasmtime::Result<Result<(), Error>> {
         run::<T, ()>(accessor, &this, redis::cmd("SET").arg(key).arg(value).clone()).await
     }
 
@@ -131,15 +148,29 @@ impl<T> wit::HostConnectionWithStore<T> for Spin {
         run(accessor, &this, redis::cmd("DEL").arg(keys).clone()).await
     }
 
-    async fn sadd(accessor: &Accessor<T, Self>, this: Resource<OpenConnection>, key: String, values: Vec<String>) -> wasmtime::Result<Result<u32, Error>> {
+    async fn sadd(
+        accessor: &Accessor<T, Self>,
+        this: Resource<OpenConnection>,
+        key: String,
+        values: Vec<String>,
+    ) -> wasmtime::Result<Result<u32, Error>> {
         run(accessor, &this, redis::cmd("SADD").arg(key).arg(values).clone()).await
     }
 
-    async fn smembers(accessor: &Accessor<T, Self>, this: Resource<OpenConnection>, key: String) -> wasmtime::Result<Result<Vec<String>, Error>> {
+    async fn smembers(
+        accessor: &Accessor<T, Self>,
+        this: Resource<OpenConnection>,
+        key: String,
+    ) -> wasmtime::Result<Result<Vec<String>, Error>> {
         run(accessor, &this, redis::cmd("SMEMBERS").arg(key).clone()).await
     }
 
-    async fn srem(accessor: &Accessor<T, Self>, this: Resource<OpenConnection>, key: String, values: Vec<String>) -> wasmtime::Result<Result<u32, Error>> {
+    async fn srem(
+        accessor: &Accessor<T, Self>,
+        this: Resource<OpenConnection>,
+        key: String,
+        values: Vec<String>,
+    ) -> wasmtime::Result<Result<u32, Error>> {
         run(accessor, &this, redis::cmd("SREM").arg(key).arg(values).clone()).await
     }
 
@@ -163,7 +194,6 @@ impl<T> wit::HostConnectionWithStore<T> for Spin {
             out
         }))
     }
-
 }
 
 /// Spin returns `execute`'s answer as a flat list: an array's elements in order.

@@ -97,7 +97,13 @@ fn incoming_request(
         parts.headers.insert(name, value);
     }
     let body = Limited::new(body, usize::try_from(limit).unwrap_or(usize::MAX))
-        .map_err(|e| if e.is::<http_body_util::LengthLimitError>() { Error::HttpRequestBodySize(None) } else { Error::InternalError(Some(e.to_string())) })
+        .map_err(|e| {
+            if e.is::<http_body_util::LengthLimitError>() {
+                Error::HttpRequestBodySize(None)
+            } else {
+                Error::InternalError(Some(e.to_string()))
+            }
+        })
         .boxed_unsync();
     Ok(Request::from_parts(parts, body))
 }

@@ -9,7 +9,8 @@ use crate::bindings::{Spin, SpinView};
 
 /// Spin's rule for variable names: lowercase ASCII letters, digits and `_`, starting with a letter.
 fn valid_name(name: &str) -> bool {
-    name.chars().next().is_some_and(|c| c.is_ascii_lowercase()) && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
 impl<T> variables::HostWithStore<T> for Spin {

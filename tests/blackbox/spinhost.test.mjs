@@ -259,6 +259,10 @@ test('redis: a server that is down gives the guest an error value within seconds
   assert.match(r.text, /Other/);
   assert.ok(Date.now() - t0 < 5000, 'no hang');
   h.proc.kill('SIGTERM');
+  // "deep" (route /env/...) lists no redis:// address: its open is refused before any connection.
+  const refused = await request(`${app.url}/env/redis/incr/x`, { method: 'POST' });
+  assert.equal(refused.status, 502);
+  assert.match(refused.text, /InvalidAddress/);
 });
 
 test('a guest that traps or runs out of memory fails its own request with 500; the host keeps serving', async () => {

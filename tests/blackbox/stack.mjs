@@ -16,8 +16,11 @@ import { startIssuer } from './issuer.mjs';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
-/** Starts everything; returns { stack, edges: { spin, workers }, issuer, stop }. */
-export async function startStack() {
+/**
+ * Starts everything; returns { stack, edges: { spin, workers }, workers2, issuer, stop, accessLog }.
+ * `secondEdge`: a second Spin host on the same Redis (`stack.edge2`), for limits shared by instances.
+ */
+export async function startStack({ secondEdge = false } = {}) {
   const issuer = await startIssuer();
   // A short breaker cooldown so the tests can watch it open and close.
   // Storage goes through the fault proxy, with a short timeout so stalls are quick to test.
@@ -26,6 +29,7 @@ export async function startStack() {
     path.join(ROOT, 'scripts/devstack.py'), 'up', '--fault-proxy',
     ...originEnv.flatMap((kv) => ['--origin-env', kv]),
     '--edge-env', `VERGE_JWKS_URL=${issuer.url}`,
+    ...(secondEdge ? ['--second-edge'] : []),
   ];
   // Access tokens that are always within a minute of expiring: every session request renews.
   // Every service's output goes to a file there; the Spin edge's is its access log.
@@ -39,13 +43,23 @@ export async function startStack() {
   const stack = JSON.parse(line);
   const workersLog = [];
   const build = path.join(ROOT, 'edge/workers/build');
-  const mf = new Miniflare({
+  // Two Workers isolates of the same script (edge, edge2) share one Durable Object namespace for
+  // global rate limits, as every isolate of a deployed Worker does (wrangler.toml declares it).
+  const edgeWorker = (name, durableObjects) => ({
+    name,
     modules: true,
     scriptPath: path.join(build, 'index.js'),
     modulesRoot: build,
     modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'] }],
     compatibilityDate: '2025-09-01',
     bindings: stack.edge_env_for_workers,
+    durableObjects,
+  });
+  const mf = new Miniflare({
+    workers: [
+      edgeWorker('edge', { VERGE_RATE_LIMITER: { className: 'RateLimiter', useSQLite: true } }),
+      edgeWorker('edge2', { VERGE_RATE_LIMITER: { className: 'RateLimiter', scriptName: 'edge', useSQLite: true } }),
+    ],
     host: '127.0.0.1',
     port: 0,
     handleRuntimeStdio: (stdout, stderr) => {
@@ -54,6 +68,8 @@ export async function startStack() {
     },
   });
   const workersUrl = (await mf.ready).toString().replace(/\/$/, '');
+  /** The second isolate, as a fetcher (`await workers2.fetch(url, init)`). */
+  const workers2 = await mf.getWorker('edge2');
   const stop = async () => {
     await issuer.close();
     await mf.dispose();
@@ -63,6 +79,7 @@ export async function startStack() {
   const logLines = {
     // The Spin host writes each component's stdout to <log dir>/<component>_stdout.txt, as `spin up --log-dir` does.
     spin: () => fs.readFileSync(path.join(logDir, 'app', 'edge_stdout.txt'), 'utf8').split('\n'),
+    spin2: () => fs.readFileSync(path.join(logDir, 'app2', 'edge_stdout.txt'), 'utf8').split('\n'),
     workers: () => workersLog,
   };
   /** The edge's access log line for `requestId` (waits for it to be written). */
@@ -74,7 +91,7 @@ export async function startStack() {
     }
     throw new Error(`no ${runtime} access log line for ${requestId}`);
   };
-  return { stack, edges: { spin: stack.edge, workers: workersUrl }, issuer, stop, accessLog };
+  return { stack, edges: { spin: stack.edge, workers: workersUrl }, workers2, issuer, stop, accessLog };
 }
 
 /**
