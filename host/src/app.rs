@@ -7,6 +7,8 @@
 //! fails the requests of that instance with 500 and the instance is thrown away; the host keeps
 //! serving with fresh ones.
 
+#![allow(clippy::disallowed_types, reason = "the host is native; wasmtime's WorkerExpiration hands it a std::time::Instant")]
+
 use std::collections::HashMap;
 use std::future::Future;
 use std::path::PathBuf;

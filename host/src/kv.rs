@@ -98,7 +98,7 @@ impl<T> kv::HostStoreWithStore<T> for Spin {
         accessor.with(|mut access| {
             let view = access.get();
             let access_rules = &view.ctx.kv;
-            if !access_rules.allowed.iter().any(|l| *l == label) {
+            if !access_rules.allowed.contains(&label) {
                 return Ok(Err(Error::AccessDenied));
             }
             let Some((_, backend)) = access_rules.backends.iter().find(|(l, _)| *l == label) else {

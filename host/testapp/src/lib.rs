@@ -119,7 +119,9 @@ async fn handle(req: Request) -> impl IntoResponse {
                     let raw = body.bytes().await.unwrap_or_default();
                     let args: Vec<serde_json::Value> = serde_json::from_slice(&raw).unwrap_or_default();
                     let cmd = args.first().and_then(|v| v.as_str()).unwrap_or("PING").to_owned();
-                    let params: Vec<redis::RedisParameter> = args.get(1..).unwrap_or_default()
+                    let params: Vec<redis::RedisParameter> = args
+                        .get(1..)
+                        .unwrap_or_default()
                         .iter()
                         .map(|a| match a {
                             serde_json::Value::Number(n) => redis::RedisParameter::Int64(n.as_i64().unwrap_or(0)),
