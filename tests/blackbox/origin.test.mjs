@@ -2,6 +2,7 @@
 // the identity headers it sets) to the origin component under wasmtime, storage on moto.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { dynamo, originCall, raw, signForOrigin, startStack, sha256Hex } from './stack.mjs';
 
 let env;
@@ -179,6 +180,37 @@ describe('API keys', () => {
 describe('limits', () => {
   test('bodies over 256 KB answer 413 with a problem body', async () => {
     const r = await call('POST', '/api/numbers', json({ value: 1, pad: 'x'.repeat(262_144) }));
+    assert.equal(r.status, 413);
+    assert.equal(r.json.type, 'https://verge.dev/problems/body-too-large');
+  });
+
+  // The body is checked before it is read whole (and before the signature): a declared length over
+  // the limit is refused without waiting for the body; a chunked one is cut off at the limit.
+  const post = (headers, write) => new Promise((resolve, reject) => {
+    const u = new URL(`${env.stack.origin}/api/numbers`);
+    const req = http.request({ host: u.hostname, port: u.port, path: u.pathname, method: 'POST', headers }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode, json: JSON.parse(Buffer.concat(chunks).toString() || 'null') }));
+    });
+    req.on('error', reject);
+    write(req);
+  });
+
+  test('a Content-Length over the limit answers 413 before the body arrives', async () => {
+    const t0 = Date.now();
+    // Only 10 bytes of the declared 300 KB are ever sent: an answer means nothing waited for the rest.
+    const r = await post({ 'content-type': 'application/json', 'content-length': String(300 * 1024) }, (req) => req.write('{"value":1'));
+    assert.equal(r.status, 413);
+    assert.equal(r.json.type, 'https://verge.dev/problems/body-too-large');
+    assert.ok(Date.now() - t0 < 5000);
+  });
+
+  test('a chunked body over the limit is cut off at the limit: 413', async () => {
+    const r = await post({ 'content-type': 'application/json', 'transfer-encoding': 'chunked' }, (req) => {
+      for (let i = 0; i < 20; i += 1) req.write('x'.repeat(16 * 1024));
+      req.end();
+    });
     assert.equal(r.status, 413);
     assert.equal(r.json.type, 'https://verge.dev/problems/body-too-large');
   });

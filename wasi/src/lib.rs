@@ -113,6 +113,39 @@ fn method(m: &http::Method) -> Method {
     }
 }
 
+/// Why a request body was not read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BodyError {
+    /// Longer than the limit: said by `Content-Length` (nothing was read) or found while reading
+    /// (reading stopped at the limit).
+    TooLarge { limit: usize },
+    /// The body failed mid-way (the client went away, the host cut it off).
+    Read(String),
+}
+
+/// Reads a request body of at most `limit` bytes: a `Content-Length` over the limit is refused
+/// before any byte is read, and a body without one (chunked) is read only up to the limit, so
+/// memory stays bounded whatever a client sends.
+///
+/// # Errors
+/// [`BodyError::TooLarge`] past the limit, [`BodyError::Read`] when the body fails.
+pub async fn read_body<B>(headers: &http::HeaderMap, body: B, limit: usize) -> Result<Bytes, BodyError>
+where
+    B: http_body::Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    use http_body_util::BodyExt;
+    let declared = headers.get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(BodyError::TooLarge { limit });
+    }
+    match http_body_util::Limited::new(body, limit).collect().await {
+        Ok(c) => Ok(c.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(BodyError::TooLarge { limit }),
+        Err(e) => Err(BodyError::Read(e.to_string())),
+    }
+}
+
 /// 16 bytes from `wasi:random`.
 pub fn random16() -> [u8; 16] {
     let b = spin_sdk::wasip3::random::random::get_random_bytes(16);

@@ -282,6 +282,36 @@ pub fn boot_failure<B>(err: &BootError, req: &Request<Bytes>, entropy: [u8; 16])
     finish::finish(ex, Err(EdgeError::Misconfigured), None)
 }
 
+/// Why an adapter did not read a request body whole.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BodyRefused {
+    /// Longer than `[edge] max_body_bytes` (`len`: the declared length, or at least the limit + 1
+    /// when found while reading a chunked body).
+    TooLarge { len: usize },
+    /// The body failed mid-way (the client went away, the runtime cut it off).
+    Unreadable(String),
+}
+
+impl Edge {
+    /// The largest request body the edge reads (`[edge] max_body_bytes`): adapters read at most
+    /// this much and answer with [`body_refused`] past it, so memory stays bounded whatever a
+    /// client sends.
+    pub fn max_body_bytes(&self) -> usize {
+        self.config.limits.max_body_bytes
+    }
+}
+
+/// The answer when the adapter refused to read a body (see [`BodyRefused`]): 413 or 400 with a
+/// problem body and a log line, through the finishing step like every answer.
+pub fn body_refused<B>(edge: &Edge, req: &Request<()>, why: BodyRefused, entropy: [u8; 16]) -> Handled<'static, B> {
+    let ex = Exchange::begin(req, entropy, None);
+    let err = match why {
+        BodyRefused::TooLarge { len } => EdgeError::BodyTooLarge { len, limit: edge.max_body_bytes() },
+        BodyRefused::Unreadable(why) => EdgeError::Malformed(log::clip(&format!("the request body could not be read: {why}"), 200)),
+    };
+    finish::finish(ex, Err(err), None)
+}
+
 /// The answer to a request the runtime accepted but could not be turned into an `http` request
 /// (`why` says what): 400 with a problem body, and a log line.
 pub fn malformed<B>(why: &str, entropy: [u8; 16]) -> Handled<'static, B> {

@@ -11,12 +11,11 @@ use std::sync::OnceLock;
 use std::time::SystemTime;
 
 use bytes::Bytes;
-use spin_sdk::http::body::IncomingBodyExt;
 use spin_sdk::http::{FullBody, IntoResponse, Request};
 use spin_sdk::http_service;
 use spin_sdk::wasip3::http::types::ErrorCode;
 use verge_edge::config::Reference;
-use verge_edge::{BootError, Edge, OriginTimeout, Platform, UpstreamError};
+use verge_edge::{BodyRefused, BootError, Edge, OriginTimeout, Platform, UpstreamError};
 
 const CONFIG: &str = include_str!(env!("VERGE_EDGE_CONFIG_PATH"));
 
@@ -191,19 +190,33 @@ fn classify(e: ErrorCode) -> UpstreamError {
 #[http_service]
 async fn handle(req: Request) -> impl IntoResponse {
     let (parts, body) = req.into_parts();
-    // The edge refuses bodies over its limit anyway; reading first keeps the adapter simple.
-    let body = body.bytes().await.unwrap_or_default();
-    let mut req = http::Request::from_parts(parts, body);
-    // The client's address as Spin gives it (`IP:port`; Spin replaces a client's own value).
-    let peer = verge_edge::ratelimit::Peer::from_header(req.headers(), "spin-client-addr");
-    req.extensions_mut().insert(peer);
     if EDGE.get().is_none() {
         let booted = boot().await;
         let _ = EDGE.set(booted);
     }
     let mut handled = match EDGE.get().expect("set above") {
-        Ok(edge) => edge.serve(req, platform().await).await,
-        Err(err) => verge_edge::boot_failure(err, &req, verge_wasi::random16()),
+        Ok(edge) => {
+            // At most max_body_bytes are ever held: a larger Content-Length is refused unread,
+            // a longer chunked body is cut off at the limit.
+            match verge_wasi::read_body(&parts.headers, body, edge.max_body_bytes()).await {
+                Ok(body) => {
+                    let mut req = http::Request::from_parts(parts, body);
+                    // The client's address as Spin gives it (`IP:port`; Spin replaces a client's own value).
+                    let peer = verge_edge::ratelimit::Peer::from_header(req.headers(), "spin-client-addr");
+                    req.extensions_mut().insert(peer);
+                    edge.serve(req, platform().await).await
+                }
+                Err(e) => {
+                    let declared = parts.headers.get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse().ok());
+                    let why = match e {
+                        verge_wasi::BodyError::TooLarge { limit } => BodyRefused::TooLarge { len: declared.unwrap_or(limit + 1) },
+                        verge_wasi::BodyError::Read(why) => BodyRefused::Unreadable(why),
+                    };
+                    verge_edge::body_refused(edge, &http::Request::from_parts(parts, ()), why, verge_wasi::random16())
+                }
+            }
+        }
+        Err(err) => verge_edge::boot_failure(err, &http::Request::from_parts(parts, Bytes::new()), verge_wasi::random16()),
     };
     // A stale-while-revalidate refresh runs after the answer, as a task that may outlive it.
     if let Some(work) = handled.background.take() {

@@ -28,6 +28,36 @@ export function hasBody(r) {
   return r.body !== null;
 }
 
+// A request body of at most `limit` bytes: a Content-Length over it is refused before any byte is
+// read, a longer body without one is cut off at the limit (the rest is never read). Throws an
+// Error named "TooLarge" (message: the declared length, or "") past the limit.
+export async function readRequestBody(req, limit) {
+  const tooLarge = (len) => Object.assign(new Error(len), { name: 'TooLarge' });
+  const declared = req.headers.get('content-length');
+  if (declared !== null && Number(declared) > limit) throw tooLarge(declared);
+  if (req.body === null) return new Uint8Array(0);
+  const reader = req.body.getReader();
+  const chunks = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > limit) {
+      reader.cancel().catch(() => {});
+      throw tooLarge('');
+    }
+    chunks.push(value);
+  }
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out;
+}
+
 // A response the edge made: `body` is a view into wasm memory, copied before this returns.
 export function newResponse(status, headerLines, body) {
   return new Response(body.length === 0 || NULL_BODY.has(status) ? null : body.slice(), { status, headers: headers(headerLines) });

@@ -28,7 +28,7 @@ use js_sys::{Array, Uint8Array};
 use verge_edge::auth::jwt::{Alg, Verifier};
 use verge_edge::cache::{CacheKey, CacheStore, LocalFuture};
 use verge_edge::config::Reference;
-use verge_edge::{Body, BootError, Edge, OriginTimeout, Platform, UpstreamError};
+use verge_edge::{Body, BodyRefused, BootError, Edge, OriginTimeout, Platform, UpstreamError};
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -55,8 +55,8 @@ pub(crate) fn global() -> web_sys::WorkerGlobalScope {
 extern "C" {
     #[wasm_bindgen(js_name = requestHead)]
     fn request_head(req: &web_sys::Request) -> String;
-    #[wasm_bindgen(js_name = hasBody)]
-    fn has_body(req: &web_sys::Request) -> bool;
+    #[wasm_bindgen(js_name = readRequestBody)]
+    fn read_request_body(req: &web_sys::Request, limit: f64) -> js_sys::Promise;
     #[wasm_bindgen(js_name = newResponse, catch)]
     fn new_response(status: u16, header_lines: &str, body: &[u8]) -> Result<web_sys::Response, JsValue>;
     #[wasm_bindgen(js_name = relayResponse, catch)]
@@ -245,11 +245,26 @@ async fn to_http(req: &web_sys::Request) -> Result<http::Request<Bytes>, JsValue
     let country = cf.and_then(|cf| js_sys::Reflect::get(&cf, &JsValue::from_str("country")).ok()).and_then(|c| c.as_string());
     let peer = verge_edge::ratelimit::Peer::from_header(out.headers(), "cf-connecting-ip").with_country(country);
     out.extensions_mut().insert(peer);
-    if has_body(req) {
-        let buf = JsFuture::from(req.array_buffer()?).await?;
-        *out.body_mut() = Bytes::from(Uint8Array::new(&buf).to_vec());
-    }
     Ok(out)
+}
+
+/// Reads the request body into `out`, at most `limit` bytes (see `readRequestBody` in glue.js).
+async fn read_into(req: &web_sys::Request, out: &mut http::Request<Bytes>, limit: usize) -> Result<(), BodyRefused> {
+    match JsFuture::from(read_request_body(req, limit as f64)).await {
+        Ok(buf) => {
+            *out.body_mut() = Bytes::from(Uint8Array::new(&buf).to_vec());
+            Ok(())
+        }
+        Err(e) => {
+            let name = js_sys::Reflect::get(&e, &JsValue::from_str("name")).ok().and_then(|n| n.as_string());
+            if name.as_deref() == Some("TooLarge") {
+                let declared = js_sys::Reflect::get(&e, &JsValue::from_str("message")).ok().and_then(|m| m.as_string());
+                Err(BodyRefused::TooLarge { len: declared.and_then(|d| d.parse().ok()).unwrap_or(limit + 1) })
+            } else {
+                Err(BodyRefused::Unreadable(js_error(&e)))
+            }
+        }
+    }
 }
 
 fn from_http(resp: http::Response<Body<OriginBody>>) -> Result<web_sys::Response, JsValue> {
@@ -267,9 +282,9 @@ fn from_http(resp: http::Response<Body<OriginBody>>) -> Result<web_sys::Response
 #[event(fetch)]
 async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> worker::Result<web_sys::Response> {
     ratelimit_do::bind(&env);
-    let req = match to_http(&req).await {
+    let mut head = match to_http(&req).await {
         Ok(r) => r,
-        // A request workerd accepted but `http` does not (rare), or a body that broke off.
+        // A request workerd accepted but `http` does not (rare).
         Err(e) => {
             let handled: verge_edge::Handled<OriginBody> = verge_edge::malformed(&js_error(&e), entropy());
             web_sys::console::log_1(&JsValue::from_str(&handled.log.to_json()));
@@ -284,8 +299,16 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> worker::Result<
         .filter(|v| !v.is_empty())
     };
     let mut handled = match EDGE.get_or_init(|| Edge::from_toml("edge.toml", CONFIG, &lookup)) {
-        Ok(edge) => edge.serve(req, &Workers).await,
-        Err(err) => verge_edge::boot_failure(err, &req, entropy()),
+        // The body is read only now, capped at the edge's limit: never whole into wasm memory
+        // past max_body_bytes.
+        Ok(edge) => match read_into(&req, &mut head, edge.max_body_bytes()).await {
+            Ok(()) => edge.serve(head, &Workers).await,
+            Err(why) => {
+                let (parts, _) = head.into_parts();
+                verge_edge::body_refused(edge, &http::Request::from_parts(parts, ()), why, entropy())
+            }
+        },
+        Err(err) => verge_edge::boot_failure(err, &head, entropy()),
     };
     // A stale-while-revalidate refresh runs after the answer, kept alive by waitUntil.
     if let Some(work) = handled.background.take() {

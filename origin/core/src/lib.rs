@@ -87,20 +87,7 @@ impl Origin {
     }
 
     pub async fn handle<P: Platform>(&self, req: Request<Bytes>, p: &P) -> (Response<Bytes>, AccessLog) {
-        let request_id = req
-            .headers()
-            .get("x-request-id")
-            .and_then(|v| v.to_str().ok())
-            .filter(|s| s.len() <= 128 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b)))
-            .unwrap_or("")
-            .to_owned();
-        let mut log = AccessLog {
-            request_id: request_id.clone(),
-            method: req.method().to_string(),
-            path: req.uri().path().chars().take(256).collect(),
-            status: 0,
-            error: None,
-        };
+        let (request_id, mut log) = begin(&req);
         let resp = match self.dispatch(req, p).await {
             Ok(r) => r,
             Err(e) => {
@@ -108,6 +95,17 @@ impl Origin {
                 e.into_response(&request_id)
             }
         };
+        log.status = resp.status().as_u16();
+        (resp, log)
+    }
+
+    /// The answer to a request refused before its body could be read whole (larger than
+    /// [`MAX_BODY_BYTES`], or the body failed mid-way): the problem body and log line
+    /// [`handle`](Self::handle) would give. Adapters call it so that a large body is never held.
+    pub fn refuse<B>(req: &Request<B>, err: ApiError) -> (Response<Bytes>, AccessLog) {
+        let (request_id, mut log) = begin(req);
+        log.error = Some(err.to_string());
+        let resp = err.into_response(&request_id);
         log.status = resp.status().as_u16();
         (resp, log)
     }
@@ -221,3 +219,22 @@ impl Origin {
 
 #[cfg(test)]
 mod tests;
+
+/// The request id to echo (the edge's, when well-formed) and the log line's start.
+fn begin<B>(req: &Request<B>) -> (String, AccessLog) {
+    let request_id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|s| s.len() <= 128 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b)))
+        .unwrap_or("")
+        .to_owned();
+    let log = AccessLog {
+        request_id: request_id.clone(),
+        method: req.method().to_string(),
+        path: req.uri().path().chars().take(256).collect(),
+        status: 0,
+        error: None,
+    };
+    (request_id, log)
+}

@@ -6,7 +6,6 @@ use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use spin_sdk::http::body::IncomingBodyExt;
 use spin_sdk::http::{FullBody, IntoResponse, Request};
 use spin_sdk::http_service;
 use verge_origin::{ApiError, ConfigError, Origin, OriginConfig, Platform};
@@ -41,7 +40,21 @@ impl Platform for Wasi {
 #[http_service]
 async fn handle(req: Request) -> impl IntoResponse {
     let (parts, body) = req.into_parts();
-    let body = body.bytes().await.unwrap_or_default();
+    // At most MAX_BODY_BYTES are ever held: a larger Content-Length is refused unread, a longer
+    // chunked body is cut off at the limit; the signature is checked only on a body read whole.
+    let body = match verge_wasi::read_body(&parts.headers, body, verge_origin::MAX_BODY_BYTES).await {
+        Ok(b) => b,
+        Err(e) => {
+            let err = match e {
+                verge_wasi::BodyError::TooLarge { limit } => ApiError::TooLarge { limit },
+                verge_wasi::BodyError::Read(why) => ApiError::invalid("body", format!("the request body could not be read: {why}")),
+            };
+            let (resp, log) = Origin::refuse(&http::Request::from_parts(parts, ()), err);
+            println!("{}", serde_json::to_string(&log).unwrap_or_default());
+            let (parts, body) = resp.into_parts();
+            return http::Response::from_parts(parts, FullBody::new(body));
+        }
+    };
     let req = http::Request::from_parts(parts, body);
     if ORIGIN.get().is_none() {
         let values = verge_wasi::settings(verge_origin::config::VARIABLES).await;
