@@ -16,7 +16,9 @@ if [ "$what" = all ] || [ "$what" = spin ]; then
 fi
 if [ "$what" = all ] || [ "$what" = host ] || [ "$what" = spin ]; then
   # Native, with its own profile (no fat LTO over wasmtime; panics unwind): see Cargo.toml.
+  t=$(date +%s)
   cargo build --profile host --locked -p verge-spin-host
+  echo "[build] Spin host: $(( $(date +%s) - t ))s" >&2
 fi
 if [ "$what" = all ] || [ "$what" = workers ]; then
   (cd edge/workers && worker-build --release)
