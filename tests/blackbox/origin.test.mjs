@@ -2,8 +2,7 @@
 // the identity headers it sets) to the origin component under wasmtime, storage on moto.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import { dynamo, originCall, raw, signForOrigin, startStack, sha256Hex } from './stack.mjs';
+import { dynamo, originCall, postWith, raw, signForOrigin, startStack, sha256Hex } from './stack.mjs';
 
 let env;
 before(async () => {
@@ -186,16 +185,7 @@ describe('limits', () => {
 
   // The body is checked before it is read whole (and before the signature): a declared length over
   // the limit is refused without waiting for the body; a chunked one is cut off at the limit.
-  const post = (headers, write) => new Promise((resolve, reject) => {
-    const u = new URL(`${env.stack.origin}/api/numbers`);
-    const req = http.request({ host: u.hostname, port: u.port, path: u.pathname, method: 'POST', headers }, (res) => {
-      const chunks = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode, json: JSON.parse(Buffer.concat(chunks).toString() || 'null') }));
-    });
-    req.on('error', reject);
-    write(req);
-  });
+  const post = (headers, write) => postWith(`${env.stack.origin}/api/numbers`, headers, write);
 
   test('a Content-Length over the limit answers 413 before the body arrives', async () => {
     const t0 = Date.now();

@@ -5,9 +5,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import http from 'node:http';
 import path from 'node:path';
-import { ROOT, raw, signForOrigin, startStack } from './stack.mjs';
+import { ROOT, postWith, raw, signForOrigin, startStack } from './stack.mjs';
 
 let env;
 before(async () => {
@@ -20,18 +19,6 @@ after(async () => {
 const indexHtml = readFileSync(path.join(ROOT, 'web/index.html'), 'utf8');
 const today = () => new Date().toISOString().slice(0, 10);
 
-/** POSTs to `url` writing the body with `write(req)`; resolves with status and parsed JSON. */
-const post = (url, headers, write) => new Promise((resolve, reject) => {
-  const u = new URL(url);
-  const req = http.request({ host: u.hostname, port: u.port, path: u.pathname, method: 'POST', headers }, (res) => {
-    const chunks = [];
-    res.on('data', (c) => chunks.push(c));
-    res.on('end', () => resolve({ status: res.statusCode, json: JSON.parse(Buffer.concat(chunks).toString() || 'null') }));
-  });
-  req.on('error', reject);
-  write(req);
-});
-
 for (const runtime of ['spin', 'workers']) {
   describe(`edge on ${runtime}`, () => {
     const edge = () => env.edges[runtime];
@@ -40,12 +27,12 @@ for (const runtime of ['spin', 'workers']) {
     // length is refused before the body arrives, a chunked one is cut off at the limit.
     test('request bodies are bounded: 413 from Content-Length before reading, and from a chunked body at the limit', async () => {
       const t0 = Date.now();
-      const declared = await post(`${edge()}/api/numbers`, { 'content-type': 'application/json', 'content-length': String(1024 * 1024) },
+      const declared = await postWith(`${edge()}/api/numbers`, { 'content-type': 'application/json', 'content-length': String(1024 * 1024) },
         (req) => req.write('{"value":1'));
       assert.equal(declared.status, 413);
       assert.equal(declared.json.type, 'https://verge.dev/problems/body-too-large');
       assert.ok(Date.now() - t0 < 5000, 'answered without waiting for the declared megabyte');
-      const chunked = await post(`${edge()}/api/numbers`, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' }, (req) => {
+      const chunked = await postWith(`${edge()}/api/numbers`, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' }, (req) => {
         for (let i = 0; i < 40; i += 1) req.write('x'.repeat(16 * 1024));
         req.end();
       });

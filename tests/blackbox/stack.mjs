@@ -177,3 +177,20 @@ export async function sha256Hex(body) {
   h.update(body);
   return Buffer.from(await h.digest()).toString('hex');
 }
+
+/**
+ * POSTs to `url` with `headers`, writing the body with `write(req)` (so a test can declare one
+ * length and send less, or stream chunks); resolves with the status and the parsed JSON body.
+ */
+export function postWith(url, headers, write) {
+  return new Promise((resolve, reject) => {
+    const u = new URL(url);
+    const req = http.request({ host: u.hostname, port: u.port, path: u.pathname, method: 'POST', headers }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode, json: JSON.parse(Buffer.concat(chunks).toString() || 'null') }));
+    });
+    req.on('error', reject);
+    write(req);
+  });
+}
