@@ -21,7 +21,7 @@ use std::time::Duration;
 use http::HeaderName;
 
 use super::walk::{AsNode, Checker, Fields, Node, SettingKind};
-use super::{Origin, OriginKind, Reference, Setting};
+use super::{OriginKind, Reference, Setting};
 use crate::auth::jwt::{parse_jwks, Alg};
 
 #[derive(Debug, Clone, Default)]
@@ -157,7 +157,7 @@ fn secs(ck: &mut Checker<'_>, f: &mut Fields<'_, '_>, key: &str, default: u64, m
 }
 
 /// The section as far as it is valid, and whether all of it is.
-pub(super) fn parse_auth(ck: &mut Checker<'_>, node: Node<'_, '_>, origins: &[Origin]) -> (AuthConfig, bool) {
+pub(super) fn parse_auth(ck: &mut Checker<'_>, node: Node<'_, '_>, origins: &super::Origins) -> (AuthConfig, bool) {
     let Some(table) = ck.table(node, "[auth]") else { return (AuthConfig::default(), false) };
     let mut f = Fields::new(ck, table, "[auth]", &["jwt", "api_key", "oidc"]);
     let mut cfg = AuthConfig::default();
@@ -395,7 +395,7 @@ fn parse_provider(ck: &mut Checker<'_>, name: &str, node: Node<'_, '_>) -> Optio
     })
 }
 
-fn parse_api_key(ck: &mut Checker<'_>, node: Node<'_, '_>, origins: &[Origin]) -> Option<ApiKeyConfig> {
+fn parse_api_key(ck: &mut Checker<'_>, node: Node<'_, '_>, origins: &super::Origins) -> Option<ApiKeyConfig> {
     let table = ck.table(node, "[auth.api_key]")?;
     let mut f = Fields::new(ck, table, "[auth.api_key]", &["header", "origin", "positive_ttl_s", "negative_ttl_s"]);
     let header = match f.take("header") {
@@ -404,14 +404,16 @@ fn parse_api_key(ck: &mut Checker<'_>, node: Node<'_, '_>, origins: &[Origin]) -
     };
     let origin = f.require(ck, "origin", "origin = \"api\" (the http origin that answers /api/keys/lookup)").and_then(|n| {
         let s = ck.string(n)?;
-        match origins.iter().position(|o| o.name == s) {
-            Some(i) if matches!(origins[i].kind, OriginKind::Http { .. }) => Some(i),
-            Some(_) => {
+        match origins.find(&s) {
+            Ok(i) if matches!(origins.valid[i].kind, OriginKind::Http { .. }) => Some(i),
+            Ok(_) => {
                 ck.error(n.span, format!("origin {s:?} is not an http origin"), "API keys are looked up at an http origin");
                 None
             }
-            None => {
-                ck.error(n.span, format!("origin {s:?} is not defined"), "name an [origins.NAME] with type = \"http\"");
+            Err(report) => {
+                if report {
+                    ck.error(n.span, format!("origin {s:?} is not defined"), "name an [origins.NAME] with type = \"http\"");
+                }
                 None
             }
         }

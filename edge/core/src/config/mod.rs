@@ -254,35 +254,38 @@ fn parse_document(ck: &mut Checker<'_>) -> Option<EdgeConfig> {
     let origin_policies = top.take("origin_request_policies").map_or(Some(Vec::new()), |n| cache::parse_origin_request_policies(ck, n));
     let rate_limits = ratelimit::parse(ck, &mut top, root);
 
+    // Origins with errors do not stop the rest of the file from being checked: auth and the
+    // behaviours are checked against the valid origins, and a reference to a broken one is not
+    // also reported as undefined.
     let origins = match top.take("origins") {
         Some(n) => parse_origins(ck, n),
         None => {
             ck.error_at_start("no origins are defined", "add an [origins.NAME] table with type = \"s3\" or \"http\"");
-            None
+            Origins { valid: Vec::new(), broken: None }
         }
     };
-    let (auth, auth_ok) = match (top.take("auth"), origins.as_ref()) {
-        (Some(n), Some(o)) => auth::parse_auth(ck, n, o),
-        (Some(_), None) => (auth::AuthConfig::default(), false),
-        (None, _) => (auth::AuthConfig::default(), true),
+    let (auth, auth_ok) = match top.take("auth") {
+        Some(n) => auth::parse_auth(ck, n, &origins),
+        None => (auth::AuthConfig::default(), true),
     };
     let purge = top.take("purge").map_or(Some(None), |n| cache::parse_purge(ck, n, &auth).map(Some));
     let behaviours = match top.take("behaviours") {
         // Checked even when [auth] has errors, against the providers that are valid.
-        Some(n) => origins.as_ref().and_then(|o| {
+        Some(n) => {
             let policies = Policies {
                 cache: cache_policies.as_deref().unwrap_or_default(),
                 origin: origin_policies.as_deref().unwrap_or_default(),
                 complete: cache_policies.is_some() && origin_policies.is_some(),
             };
-            parse_behaviours(ck, n, o, &auth, &policies, rate_limits.as_ref())
-        }),
+            parse_behaviours(ck, n, &origins, &auth, &policies, rate_limits.as_ref())
+        }
         None => {
             ck.error_at_start("no behaviours are defined", "add [[behaviours]] tables; the last one must have path = \"*\"");
             None
         }
     };
     let auth = auth_ok.then_some(auth);
+    let origins = origins.complete().then_some(origins.valid);
     Some(EdgeConfig {
         limits: limits?,
         origins: origins?,
@@ -311,26 +314,55 @@ fn parse_limits(ck: &mut Checker<'_>, node: Node<'_, '_>) -> Option<Limits> {
     })
 }
 
-fn parse_origins(ck: &mut Checker<'_>, node: Node<'_, '_>) -> Option<Vec<Origin>> {
-    let table = ck.table(node, "[origins]")?;
-    let mut out = Vec::new();
-    let mut ok = true;
+/// The origins as far as they are valid. `broken` names those with errors, so that a reference
+/// to one is not also reported as undefined; `None` when the `[origins]` table itself is missing
+/// or malformed, so that no reference can be judged.
+pub(crate) struct Origins {
+    pub valid: Vec<Origin>,
+    pub broken: Option<Vec<String>>,
+}
+
+impl Origins {
+    /// Whether every origin is valid.
+    fn complete(&self) -> bool {
+        self.broken.as_ref().is_some_and(Vec::is_empty)
+    }
+
+    /// The index of origin `name` among the valid ones; otherwise whether the reference should be
+    /// reported as undefined (`false` when it names a broken origin, already reported).
+    pub(crate) fn find(&self, name: &str) -> Result<usize, bool> {
+        match self.valid.iter().position(|o| o.name == name) {
+            Some(i) => Ok(i),
+            None => Err(self.broken.as_ref().is_some_and(|b| !b.iter().any(|n| n == name))),
+        }
+    }
+
+    /// The valid origins' names, for hints.
+    pub(crate) fn known(&self) -> String {
+        self.valid.iter().map(|o| o.name.as_str()).collect::<Vec<_>>().join(", ")
+    }
+}
+
+fn parse_origins(ck: &mut Checker<'_>, node: Node<'_, '_>) -> Origins {
+    let Some(table) = ck.table(node, "[origins]") else { return Origins { valid: Vec::new(), broken: None } };
+    let mut valid = Vec::new();
+    let mut broken = Vec::new();
     for (name, value) in walk::entries(table) {
         if !walk::is_identifier(name.value) {
             ck.error(name.span, format!("origin name {:?} is not a valid name", name.value), "use letters, digits, '-' and '_' only");
-            ok = false;
+            broken.push(name.value.to_owned());
             continue;
         }
         match parse_origin(ck, name.value, value) {
-            Some(o) => out.push(o),
-            None => ok = false,
+            Some(o) => valid.push(o),
+            None => broken.push(name.value.to_owned()),
         }
     }
-    if out.is_empty() && ok {
+    if valid.is_empty() && broken.is_empty() {
         ck.error(node.span, "no origins are defined", "add an [origins.NAME] table with type = \"s3\" or \"http\"");
-        return None;
+        return Origins { valid, broken: None };
     }
-    ok.then_some(out)
+    Origins { valid, broken: Some(broken) }
 }
 
 fn parse_origin(ck: &mut Checker<'_>, name: &str, node: Node<'_, '_>) -> Option<Origin> {
@@ -398,7 +430,7 @@ const BEHAVIOUR_KEYS: [&str; 10] =
 fn parse_behaviours(
     ck: &mut Checker<'_>,
     node: Node<'_, '_>,
-    origins: &[Origin],
+    origins: &Origins,
     auth_cfg: &auth::AuthConfig,
     policies: &Policies<'_>,
     rate_limits: Option<&ratelimit::RateLimitConfig>,
@@ -411,10 +443,16 @@ fn parse_behaviours(
             "merge behaviours with wider patterns",
         );
     }
-    let mut out: Vec<(Behaviour, walk::Span)> = Vec::new();
+    let mut out: Vec<Behaviour> = Vec::new();
+    // Every pattern that parsed, with its behaviour's number, and the last behaviour's pattern:
+    // shadowing and the catch-all are checked on these, so a behaviour with other errors (an
+    // unknown key, a broken origin) still counts for them.
+    let mut patterns: Vec<(PathPattern, usize)> = Vec::new();
+    let mut last: Option<(bool, walk::Span)> = None;
     let mut ok = true;
     for (i, item) in items.iter().enumerate() {
         let what = format!("behaviour {}", i + 1);
+        last = None;
         let Some(table) = ck.table(item.node(), &what) else {
             ok = false;
             continue;
@@ -436,19 +474,36 @@ fn parse_behaviours(
         });
         let origin = f.require(ck, "origin", "origin = \"NAME\" of an [origins.NAME] table").and_then(|n| {
             let s = ck.string(n)?;
-            match origins.iter().position(|o| o.name == s) {
-                Some(idx) => Some(idx),
-                None => {
-                    let known = origins.iter().map(|o| o.name.as_str()).collect::<Vec<_>>().join(", ");
-                    ck.error(
-                        n.span,
-                        format!("{what} uses origin {s:?}, which is not defined"),
-                        format!("define [origins.{s}] or use one of: {known}"),
-                    );
+            match origins.find(&s) {
+                Ok(idx) => Some(idx),
+                Err(report) => {
+                    if report {
+                        ck.error(
+                            n.span,
+                            format!("{what} uses origin {s:?}, which is not defined"),
+                            format!("define [origins.{s}] or use one of: {}", origins.known()),
+                        );
+                    }
                     None
                 }
             }
         });
+        if let Some((p, span)) = &pattern {
+            last = Some((p.is_catch_all(), *span));
+            if let Some((earlier, n)) = patterns.iter().find(|(b, _)| b.covers(p)) {
+                ck.error(
+                    *span,
+                    format!(
+                        "{what} (path {:?}) can never match: behaviour {n} (path {:?}) before it matches every such path",
+                        p.as_str(),
+                        earlier.as_str()
+                    ),
+                    "move the more specific behaviour above the general one, or remove it",
+                );
+                ok = false;
+            }
+            patterns.push((p.clone(), i + 1));
+        }
         let methods = match f.take("methods") {
             Some(n) => parse_methods(ck, n),
             None => Some(MethodSet(vec![Method::GET, Method::HEAD])),
@@ -518,11 +573,11 @@ fn parse_behaviours(
         }
         let cache = cache.map(|(i, _)| i);
         // Meaning checks that need the origin.
-        if let OriginKind::S3 { .. } = origins[origin].kind {
+        if let OriginKind::S3 { .. } = origins.valid[origin].kind {
             if let Some(m) = methods.0.iter().find(|m| !matches!(**m, Method::GET | Method::HEAD | Method::OPTIONS)) {
                 ck.error(
                     span,
-                    format!("{what} sends {m} to S3 origin {:?}, which only serves GET and HEAD", origins[origin].name),
+                    format!("{what} sends {m} to S3 origin {:?}, which only serves GET and HEAD", origins.valid[origin].name),
                     "use methods = [\"GET\", \"HEAD\"] for S3 origins",
                 );
                 ok = false;
@@ -531,38 +586,24 @@ fn parse_behaviours(
             ck.error(span, format!("{what} has spa_fallback on an http origin"), "spa_fallback only applies to s3 origins; remove it");
             ok = false;
         }
-        if let Some((earlier, idx)) = out.iter().enumerate().find_map(|(j, (b, _))| b.pattern.covers(&pattern).then_some((b, j))) {
+        out.push(Behaviour { pattern, origin, methods, spa_fallback, auth, allow_preflight, cache, origin_request, limits });
+    }
+    match last {
+        Some((false, span)) => {
             ck.error(
                 span,
-                format!(
-                    "{what} (path {:?}) can never match: behaviour {} (path {:?}) before it matches every such path",
-                    pattern.as_str(),
-                    idx + 1,
-                    earlier.pattern.as_str()
-                ),
-                "move the more specific behaviour above the general one, or remove it",
-            );
-            ok = false;
-        }
-        out.push((Behaviour { pattern, origin, methods, spa_fallback, auth, allow_preflight, cache, origin_request, limits }, span));
-    }
-    match out.last() {
-        Some((b, _)) if b.pattern.is_catch_all() => {}
-        Some((_, span)) => {
-            ck.error(
-                *span,
                 "the last behaviour must be the default, with path = \"*\"",
                 "add a final [[behaviours]] with path = \"*\" (CloudFront's default behaviour)",
             );
             ok = false;
         }
-        None if ok => {
+        None if ok && items.is_empty() => {
             ck.error(node.span, "no behaviours are defined", "add [[behaviours]] tables; the last one must have path = \"*\"");
             ok = false;
         }
-        None => {}
+        _ => {}
     }
-    ok.then(|| out.into_iter().map(|(b, _)| b).collect())
+    ok.then_some(out)
 }
 
 fn parse_methods(ck: &mut Checker<'_>, node: Node<'_, '_>) -> Option<MethodSet> {
