@@ -1,7 +1,11 @@
 //! Identity at the edge: JWTs (JWKS-backed or inline keys) and API keys, evaluated against a
 //! behaviour's [`AuthRule`], producing the identity headers the edge sends to the origin.
 //!
-//! Caches (per isolate or component instance; all bounded, all keyed by hashes, never by tokens):
+//! Caches (per isolate or component instance; all bounded, all keyed by hashes, never by tokens).
+//! The token and API-key caches hold at most [`MAX_CACHE_ENTRIES`] each and evict the least
+//! recently used entry when full ([`lru`]), so a flood of unknown keys or garbage tokens cannot
+//! flush the entries valid callers use; the JWKS and discovery caches hold one entry per
+//! configured provider, a number fixed by the config file.
 //! - JWKS per provider, for the response's `Cache-Control: max-age` clamped to the provider's
 //!   bounds; refetched on an unknown `kid` at most once per refetch interval; kept and used while
 //!   the JWKS endpoint fails. A request waits on at most one JWKS fetch per provider.
@@ -9,6 +13,7 @@
 //! - API-key verdicts, positive and negative, like API Gateway's authorizer cache.
 
 pub mod jwt;
+mod lru;
 pub mod oidc;
 
 use std::collections::HashMap;
@@ -35,8 +40,8 @@ pub const PLAN: &str = "x-verge-plan";
 pub const TOKEN: &str = "x-verge-token";
 pub const KEY_HASH: &str = "x-verge-api-key-hash";
 
-/// Entries kept per cache before the expired ones are swept (and, if still full, all dropped).
-const MAX_CACHE_ENTRIES: usize = 10_000;
+/// Entries kept per identity cache; past it the least recently used one is evicted.
+pub(crate) const MAX_CACHE_ENTRIES: usize = 10_000;
 /// How long a JWKS fetch may take.
 const JWKS_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -266,8 +271,8 @@ pub struct AuthState {
     /// The OIDC issuer's `jwks_uri`, once its discovery document has been read.
     pub(crate) discovered_jwks_uri: Mutex<Option<String>>,
     pub(crate) discovery: Mutex<Option<(oidc::Discovery, SystemTime)>>,
-    tokens: Mutex<HashMap<[u8; 32], CachedToken>>,
-    api_keys: Mutex<HashMap<String, (Option<Identity>, SystemTime)>>,
+    tokens: Mutex<lru::Lru<[u8; 32], CachedToken>>,
+    api_keys: Mutex<lru::Lru<String, (Option<Identity>, SystemTime)>>,
     /// Counters for tests and benchmarks: signatures verified, JWKS fetches made.
     pub stats: Mutex<AuthStats>,
 }
@@ -281,15 +286,6 @@ pub struct AuthStats {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-fn sweep<K: Clone + Eq + std::hash::Hash, V>(map: &mut HashMap<K, V>, now: SystemTime, expires: impl Fn(&V) -> SystemTime) {
-    if map.len() >= MAX_CACHE_ENTRIES {
-        map.retain(|_, v| expires(v) > now);
-        if map.len() >= MAX_CACHE_ENTRIES {
-            map.clear();
-        }
-    }
 }
 
 /// Everything one evaluation needs.
@@ -370,7 +366,6 @@ impl<U: Upstream, V: jwt::Verifier> Authenticator<'_, U, V> {
         // it would panic. Such a token is verified each time instead of cached.
         if let Some(expires) = UNIX_EPOCH.checked_add(Duration::from_secs(exp)) {
             let mut cache = lock(&self.state.tokens);
-            sweep(&mut cache, self.now, |c| c.expires);
             let cached = Identity { signature: None, ..identity.clone() };
             cache.insert(fp, CachedToken { provider: index, identity: cached, scopes: scopes.clone(), expires });
         }
@@ -534,7 +529,6 @@ impl<U: Upstream, V: jwt::Verifier> Authenticator<'_, U, V> {
         let verdict = self.lookup_key(&self.origins[cfg.origin], &hash).await?;
         let ttl = if verdict.is_some() { cfg.positive_ttl } else { cfg.negative_ttl };
         let mut cache = lock(&self.state.api_keys);
-        sweep(&mut cache, self.now, |(_, until)| *until);
         cache.insert(hash, (verdict.clone(), self.now + ttl));
         verdict.ok_or(AuthError::InvalidApiKey)
     }

@@ -638,3 +638,25 @@ fn a_cold_jwks_outage_answers_503_until_keys_are_had() {
     w.jwks_down.set(false);
     assert_eq!(ask(&valid, NOW + 62).status(), 200);
 }
+
+#[test]
+fn a_flood_of_unknown_api_keys_does_not_flush_the_valid_ones() {
+    // Issue 12, finding 4: the verdict cache used to be cleared whole at 10,000 entries.
+    let (e, w) = (edge(), World::new());
+    let good = || get("/api/partners/acme/orders", &[("x-api-key", "vk_good")]);
+    assert_eq!(call(&e, &w, good()).status(), 200);
+    assert_eq!(w.lookups.get(), 1);
+    for i in 0..super::MAX_CACHE_ENTRIES + 100 {
+        let key = format!("vk_unknown_{i}");
+        assert_eq!(call(&e, &w, get("/api/partners/acme/orders", &[("x-api-key", &key)])).status(), 401);
+        if i % 1000 == 0 {
+            // A valid caller keeps using its key during the flood.
+            assert_eq!(call(&e, &w, good()).status(), 200);
+        }
+    }
+    let lookups = w.lookups.get();
+    assert_eq!(call(&e, &w, good()).status(), 200);
+    assert_eq!(w.lookups.get(), lookups, "the valid key's verdict survived the flood");
+    assert_eq!(lookups as usize, 1 + super::MAX_CACHE_ENTRIES + 100, "only the unknown keys were looked up");
+    assert!(super::lock(&e.auth_state.api_keys).len() <= super::MAX_CACHE_ENTRIES, "bounded");
+}
