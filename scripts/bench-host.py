@@ -38,8 +38,9 @@ def wasmtime_bin():
 
 
 def start(args, env=None, cwd=None):
-    return subprocess.Popen(args, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                            cwd=cwd, start_new_session=True, text=True)
+    # Output goes nowhere: an unread pipe would fill with access log lines and stall the server.
+    return subprocess.Popen(args, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            cwd=cwd, start_new_session=True)
 
 
 def main():
