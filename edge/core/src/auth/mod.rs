@@ -273,6 +273,12 @@ pub struct AuthState {
     pub(crate) discovery: Mutex<Option<(oidc::Discovery, SystemTime)>>,
     tokens: Mutex<lru::Lru<[u8; 32], CachedToken>>,
     api_keys: Mutex<lru::Lru<String, (Option<Identity>, SystemTime)>>,
+    /// Session renewals in flight, keyed by a hash of the refresh token: one per session at a
+    /// time on this instance ([`oidc`]).
+    pub(crate) renewals: crate::cache::flight::Flights,
+    /// Renewals' token responses and when their access token expires, for requests that still
+    /// carry the cookie renewed: until the new access token itself needs renewing.
+    pub(crate) renewed: Mutex<lru::Lru<String, (serde_json::Value, SystemTime)>>,
     /// Counters for tests and benchmarks: signatures verified, JWKS fetches made.
     pub stats: Mutex<AuthStats>,
 }

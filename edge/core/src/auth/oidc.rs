@@ -10,7 +10,9 @@
 //! - `GET /auth/me`: the user's public profile; `GET|POST /auth/logout`: clears the session and
 //!   ends the issuer's where it offers `end_session_endpoint`.
 //! - `auth = "session"` on a behaviour: the session's identity, renewed with the refresh token
-//!   shortly before the access token expires.
+//!   shortly before the access token expires; once per session at a time on an instance
+//!   (concurrent requests wait for the renewal and reuse it), and the renewed cookie goes on the
+//!   answer whatever it is, errors included ([`crate::stages::finish`]).
 //!
 //! Cookies are AES-256-GCM sealed. The session secret (at least 32 bytes of key material, see
 //! `verge_signing::secret`) is never a key itself: HKDF-SHA256 derives one key per purpose (the
@@ -369,18 +371,7 @@ impl<U: Upstream, V: super::jwt::Verifier> Authenticator<'_, U, V> {
         let mut identity = Identity::default();
         if s["ax"].as_u64().unwrap_or(0) <= secs(self.now + REFRESH_AHEAD) {
             let rt = s["rt"].as_str().ok_or(AuthError::NoSession("the session has expired"))?;
-            let d = self.discovery(o).await.map_err(|e| AuthError::Unavailable(e.to_string()))?;
-            let tokens =
-                self.token_request(o, &d, &format!("grant_type=refresh_token&refresh_token={}", enc(rt))).await.map_err(|status| {
-                    match status {
-                        Some(s) if s < 500 => AuthError::NoSession("the session has expired"),
-                        _ => AuthError::Unavailable("the identity provider is unavailable".into()),
-                    }
-                })?;
-            let mut tokens = tokens;
-            if tokens["refresh_token"].is_null() {
-                tokens["refresh_token"] = s["rt"].clone();
-            }
+            let tokens = self.renew(o, rt).await?;
             let session_end = UNIX_EPOCH.checked_add(Duration::from_secs(s["sx"].as_u64().unwrap_or(0))).unwrap_or(self.now);
             identity.set_cookies.push(self.new_session(o, &s, &tokens, session_end));
         }
@@ -390,6 +381,58 @@ impl<U: Upstream, V: super::jwt::Verifier> Authenticator<'_, U, V> {
             }
         }
         Ok(identity)
+    }
+
+    /// The session's renewal, once per session at a time on this instance: concurrent requests
+    /// near expiry wait for the one renewing and reuse its tokens, and so do later requests still
+    /// carrying the old cookie, until the new access token needs renewing in turn. Issuers that
+    /// rotate refresh tokens refuse the old one after first use, so a second renewal with it
+    /// would end the session. (Across instances this cannot be promised: Workers isolates and
+    /// Spin instances share no memory; each renews at most once.)
+    async fn renew(&self, o: &ResolvedOidc, rt: &str) -> Result<Value, AuthError> {
+        use crate::cache::flight::Joined;
+        let key = verge_signing::sha256_hex(rt.as_bytes());
+        let reuse = || {
+            let mut renewed = lock(&self.state.renewed);
+            match renewed.get(&key) {
+                // `expires_in` counted from now, so the new cookie's access token expiry is exact.
+                Some((tokens, expires)) if *expires > self.now + REFRESH_AHEAD => {
+                    let mut tokens = tokens.clone();
+                    tokens["expires_in"] = expires.duration_since(self.now).unwrap_or_default().as_secs().into();
+                    Some(tokens)
+                }
+                _ => None,
+            }
+        };
+        if let Some(tokens) = reuse() {
+            return Ok(tokens);
+        }
+        let _leader = match self.state.renewals.join(&key) {
+            Joined::Lead(leader) => Some(leader),
+            Joined::Wait(wait) => {
+                wait.await;
+                if let Some(tokens) = reuse() {
+                    return Ok(tokens);
+                }
+                // The renewal failed: try once more here, without waiting again.
+                None
+            }
+        };
+        let d = self.discovery(o).await.map_err(|e| AuthError::Unavailable(e.to_string()))?;
+        let mut tokens = self.token_request(o, &d, &format!("grant_type=refresh_token&refresh_token={}", enc(rt))).await.map_err(
+            |status| match status {
+                Some(s) if s < 500 => AuthError::NoSession("the session has expired"),
+                _ => AuthError::Unavailable("the identity provider is unavailable".into()),
+            },
+        )?;
+        if tokens["refresh_token"].is_null() {
+            tokens["refresh_token"] = Value::String(rt.to_owned());
+        }
+        let expires_in = tokens["expires_in"].as_u64().unwrap_or(300);
+        if let Some(expires) = self.now.checked_add(Duration::from_secs(expires_in)) {
+            lock(&self.state.renewed).insert(key, (tokens.clone(), expires));
+        }
+        Ok(tokens)
     }
 
     async fn me(&self, o: &ResolvedOidc, headers: &HeaderMap) -> Response<Bytes> {

@@ -160,6 +160,26 @@ struct World {
     jwks_fetches: Cell<u32>,
     forwarded: RefCell<Vec<Request<Bytes>>>,
     lookups: Cell<u32>,
+    /// The origin refuses connections.
+    origin_down: Cell<bool>,
+    /// Refresh-token grants and revocation requests the issuer received (their form bodies).
+    refreshes: RefCell<Vec<String>>,
+    revocations: RefCell<Vec<String>>,
+}
+
+/// Pending once, then ready: lets another request run while this one is "at" the issuer.
+struct YieldOnce(bool);
+
+impl std::future::Future for YieldOnce {
+    type Output = ();
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        if self.0 {
+            return std::task::Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
+    }
 }
 
 impl World {
@@ -170,6 +190,9 @@ impl World {
             jwks_fetches: Cell::new(0),
             forwarded: RefCell::default(),
             lookups: Cell::new(0),
+            origin_down: Cell::new(false),
+            refreshes: RefCell::default(),
+            revocations: RefCell::default(),
         }
     }
 }
@@ -196,6 +219,29 @@ impl BufferedUpstream for World {
                     ok(404, "{}".into())
                 }
             }
+            (Some("id.test"), "/.well-known/openid-configuration") => ok(
+                200,
+                json!({
+                    "issuer": "http://id.test", "authorization_endpoint": "http://id.test/auth",
+                    "token_endpoint": "http://id.test/token", "jwks_uri": "http://id.test/jwks.json",
+                    "revocation_endpoint": "http://id.test/revoke", "end_session_endpoint": "http://id.test/end",
+                })
+                .to_string(),
+            ),
+            (Some("id.test"), "/token") => {
+                let n = {
+                    let mut r = self.refreshes.borrow_mut();
+                    r.push(String::from_utf8_lossy(req.body()).into_owned());
+                    r.len()
+                };
+                YieldOnce(false).await;
+                ok(200, json!({ "access_token": format!("at-{n}"), "refresh_token": format!("rt-{n}"), "expires_in": 300 }).to_string())
+            }
+            (Some("id.test"), "/revoke") => {
+                self.revocations.borrow_mut().push(String::from_utf8_lossy(req.body()).into_owned());
+                ok(200, String::new())
+            }
+            (Some("origin.test"), _) if self.origin_down.get() => Err(UpstreamError::Connect("refused".into())),
             (Some("origin.test"), _) => {
                 self.forwarded.borrow_mut().push(req);
                 ok(200, "{}".into())
@@ -659,4 +705,78 @@ fn a_flood_of_unknown_api_keys_does_not_flush_the_valid_ones() {
     assert_eq!(w.lookups.get(), lookups, "the valid key's verdict survived the flood");
     assert_eq!(lookups as usize, 1 + super::MAX_CACHE_ENTRIES + 100, "only the unknown keys were looked up");
     assert!(super::lock(&e.auth_state.api_keys).len() <= super::MAX_CACHE_ENTRIES, "bounded");
+}
+
+/// An edge with `[auth.oidc]` against the World's issuer, `/api/*` on `auth = "session"`, and a
+/// session cookie maker: `session(ax, sx)`.
+fn session_edge() -> (Edge, impl Fn(u64, u64) -> String) {
+    use crate::auth::oidc::sealed::seal;
+    let cfg = CONFIG.replace(
+        "[auth.api_key]",
+        "[auth.oidc]\nissuer = \"http://id.test\"\nclient_id = \"verge-web\"\nsession_secret = { secret = \"SESSION\" }\n\n[auth.api_key]",
+    )
+    .replace("auth = { jwt = [\"main\", \"legacy\"] }", "auth = \"session\"");
+    let lookup = |r: &Reference| Some(if r.name() == "SESSION" { SESSION_SECRET } else { ORIGIN_SECRET }.to_owned());
+    let e = Edge::from_toml("edge.toml", &cfg, &lookup).unwrap();
+    let key = verge_signing::secret::derive_key(SESSION_SECRET, "verge/edge/session-cookie");
+    let session = move |ax: u64, sx: u64| {
+        let body = json!({ "sub": "ada", "email": "ada@x", "ax": ax, "sx": sx, "at": "at-0", "rt": "rt-0" });
+        format!("__Host-verge-session={}", seal(&key, [5; 12], body.to_string().as_bytes(), b"verge session v1"))
+    };
+    (e, session)
+}
+
+fn set_cookies(r: &Response<Bytes>) -> Vec<String> {
+    r.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).collect()
+}
+
+#[test]
+fn a_renewed_session_cookie_reaches_error_answers_too() {
+    // Issue 12, finding 7: the renewal used the refresh token (which the issuer may rotate); an
+    // answer without the new cookie would leave the browser with a spent one.
+    let (e, session) = session_edge();
+    let w = World::new();
+    w.origin_down.set(true);
+    let r = call(&e, &w, get("/api/x", &[("cookie", &session(NOW + 10, NOW + 3600))]));
+    assert_eq!(r.status(), 502);
+    assert_eq!(w.refreshes.borrow().len(), 1);
+    let cookies = set_cookies(&r);
+    assert!(cookies.iter().any(|c| c.starts_with("__Host-verge-session=") && !c.contains("Max-Age=0")), "{cookies:?}");
+}
+
+#[test]
+fn concurrent_renewals_of_one_session_refresh_once() {
+    use std::future::Future;
+    use std::task::{Context, Poll, Waker};
+    let (e, session) = session_edge();
+    let w = World::new();
+    let cookie = session(NOW + 10, NOW + 3600);
+    let clock = || UNIX_EPOCH + Duration::from_secs(NOW);
+    let mut a = std::pin::pin!(e.handle(get("/api/a", &[("cookie", &cookie)]), &w, &clock, [3; 16]));
+    let mut b = std::pin::pin!(e.handle(get("/api/b", &[("cookie", &cookie)]), &w, &clock, [4; 16]));
+    let mut cx = Context::from_waker(Waker::noop());
+    let (mut ra, mut rb) = (None, None);
+    // Both requests make progress in turns, as on one runtime thread.
+    for _ in 0..1000 {
+        if ra.is_none() {
+            if let Poll::Ready(h) = a.as_mut().poll(&mut cx) {
+                ra = Some(h.response.map(crate::Body::into_bytes));
+            }
+        }
+        if rb.is_none() {
+            if let Poll::Ready(h) = b.as_mut().poll(&mut cx) {
+                rb = Some(h.response.map(crate::Body::into_bytes));
+            }
+        }
+    }
+    let (ra, rb) = (ra.unwrap(), rb.unwrap());
+    assert_eq!((ra.status(), rb.status()), (http::StatusCode::OK, http::StatusCode::OK));
+    assert_eq!(w.refreshes.borrow().len(), 1, "one renewal for both requests: {:?}", w.refreshes.borrow());
+    assert!(set_cookies(&ra).iter().any(|c| c.starts_with("__Host-verge-session=")));
+    assert!(set_cookies(&rb).iter().any(|c| c.starts_with("__Host-verge-session=")), "the waiter gets the renewed session too");
+    // A request that still carries the old cookie later reuses the renewal instead of spending
+    // the rotated refresh token again.
+    let r = call_at(&e, &w, get("/api/c", &[("cookie", &cookie)]), NOW + 30);
+    assert_eq!(r.status(), 200);
+    assert_eq!(w.refreshes.borrow().len(), 1);
 }

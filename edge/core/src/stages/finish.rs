@@ -3,7 +3,7 @@
 //! ([`crate::boot_failure`], [`crate::malformed`]). pingora's `response_filter` plus `logging`.
 //!
 //! In order: an error becomes its problem response; the renewed session cookie goes on every
-//! answer that is not an error; on a behaviour with a cache policy, `Cache-Status` (RFC 9211)
+//! answer, errors included; on a behaviour with a cache policy, `Cache-Status` (RFC 9211)
 //! and `Age` on every answer, errors included; `x-request-id` on everything; then the log line's
 //! status, cache outcome and duration, last, so it describes the response as sent.
 
@@ -22,12 +22,7 @@ const CACHE_STATUS: HeaderName = HeaderName::from_static("cache-status");
 pub(crate) fn finish<'e, B>(ex: Exchange<'e>, outcome: Result<Response<Body<B>>, EdgeError>, ended: Option<SystemTime>) -> Handled<'e, B> {
     let Exchange { request_id, mut log, started, route, set_cookies, cache, background, ratelimit } = ex;
     let mut response = match outcome {
-        Ok(mut r) => {
-            for c in set_cookies {
-                r.headers_mut().append(header::SET_COOKIE, c);
-            }
-            r
-        }
+        Ok(r) => r,
         Err(e) => {
             if log.error.is_none() {
                 log.error = Some(e.to_string());
@@ -35,6 +30,11 @@ pub(crate) fn finish<'e, B>(ex: Exchange<'e>, outcome: Result<Response<Body<B>>,
             e.into_response(&request_id).map(Body::Full)
         }
     };
+    // A renewed session goes on every answer, errors included: the issuer may have rotated the
+    // refresh token, so a dropped cookie would end the session at the next renewal.
+    for c in set_cookies {
+        response.headers_mut().append(header::SET_COOKIE, c);
+    }
     if route.is_some_and(|r| r.behaviour.cache.is_some()) {
         let (status, age) = cache.unwrap_or_else(|| (CacheStatus::forwarded(Fwd::Bypass), Duration::ZERO));
         let h = response.headers_mut();

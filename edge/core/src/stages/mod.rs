@@ -59,7 +59,7 @@ pub(crate) struct Exchange<'e> {
     pub started: Option<SystemTime>,
     /// The matched behaviour, so per-behaviour response policies reach error answers too.
     pub route: Option<Route<'e>>,
-    /// `Set-Cookie` values from identity (a renewed session), for every non-error answer.
+    /// `Set-Cookie` values from identity (a renewed session), for every answer.
     pub set_cookies: Vec<HeaderValue>,
     /// What the cache did (`Cache-Status`) and the answer's age, on cached behaviours.
     pub cache: Option<(crate::cache::status::CacheStatus, std::time::Duration)>,
