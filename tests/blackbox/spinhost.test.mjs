@@ -81,11 +81,13 @@ let app; // reuse on (the default)
 let fresh; // a fresh instance per request, its own state dir shared with `app2`
 let plainOrigin;
 let originHits = 0;
+let originConnections = 0;
 const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'verge-host-state-'));
 
 before(async () => {
   redis = await startRedis();
   plainOrigin = http.createServer((req, res) => { originHits += 1; res.end(`origin saw ${req.url}`); });
+  plainOrigin.on('connection', () => { originConnections += 1; });
   await new Promise((r) => plainOrigin.listen(0, '127.0.0.1', r));
   const vars = {
     SPIN_VARIABLE_TOKEN: 's3cr3t-token',
@@ -172,6 +174,16 @@ test('outbound HTTP: an allowed host is reached; any other host, port or compone
   assert.match(chainFromDeep.text, /HttpRequestDenied/);
   assert.equal(originHits, before, 'a refused request never left the host');
   assert.match(app.stderr(), /not allowed: add it to allowed_outbound_hosts/);
+});
+
+test('outbound connections are pooled: many requests from many instances share a few keep-alive connections', async () => {
+  const allowed = `http://127.0.0.1:${plainOrigin.address().port}`;
+  const before = originConnections;
+  // Fresh instances (reuse off) each make one outbound request: the host's client is shared.
+  for (let i = 0; i < 20; i += 1) {
+    assert.equal((await request(`${fresh.url}/fetch?url=${allowed}/pooled`)).text, '200 origin saw /pooled');
+  }
+  assert.ok(originConnections - before <= 2, `${originConnections - before} connections for 20 requests`);
 });
 
 test('variables: templates resolved from --variable and SPIN_VARIABLE_*, undeclared ones undefined', async () => {
