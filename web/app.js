@@ -83,9 +83,18 @@ async function loadAccount() {
   if (!resp.ok) return; // signed out: keep the "Sign in" link
   const me = await resp.json();
   $('#account-name').textContent = `Signed in as ${me.name || me.email || me.sub}`;
-  const link = $('#account-link');
-  link.textContent = 'Sign out';
-  link.href = '/auth/logout';
+  // Sign-out is a same-origin POST (the edge refuses GET and other sites' POSTs: logout CSRF),
+  // so it is a form, not a link.
+  const form = document.createElement('form');
+  form.method = 'post';
+  form.action = '/auth/logout';
+  form.id = 'account-link';
+  form.style.display = 'inline';
+  const button = document.createElement('button');
+  button.type = 'submit';
+  button.textContent = 'Sign out';
+  form.append(button);
+  $('#account-link').replaceWith(form);
 }
 
 $('#add-form').addEventListener('submit', addNumber);

@@ -1,6 +1,7 @@
 // OIDC login at the edge, driven over HTTP against a real OpenID provider (oidc-provider, run by
 // the stack), on both runtimes: PKCE login, the session cookie, /auth/me, session-protected API
-// calls, a tampered state, a replayed code, renewal with the refresh token, logout.
+// calls, a tampered state, a replayed code, renewal with the refresh token, logout (a same-origin
+// POST that revokes the refresh token).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { raw, startStack } from './stack.mjs';
@@ -154,14 +155,28 @@ for (const runtime of ['spin', 'workers']) {
       assert.equal(offsite.status, 303);
     });
 
-    test('logout clears the session and ends the provider session', async () => {
+    test('logout is a same-origin POST: clears the session, revokes the refresh token, ends the provider session', async () => {
       const { done, edgeJar } = await login(edge(), `bye-${runtime}`);
       store(edgeJar, done);
-      const out = await raw(edge(), 'GET', '/auth/logout', { headers: { cookie: header(edgeJar) } });
-      assert.equal(out.status, 303);
+      const origin = new URL(edge()).origin;
+      const cookie = header(edgeJar);
+      const get = await raw(edge(), 'GET', '/auth/logout', { headers: { cookie } });
+      assert.equal(get.status, 405, 'a link or an image on any site must not sign the user out');
+      assert.equal(get.headers.allow, 'POST');
+      const crossSite = await raw(edge(), 'POST', '/auth/logout', { headers: { cookie, origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' } });
+      assert.equal(crossSite.status, 403);
+      assert.equal(crossSite.headers['content-type'], 'application/problem+json');
+      assert.ok(!cookiesOf(crossSite).length);
+      const out = await raw(edge(), 'POST', '/auth/logout', { headers: { cookie, origin, 'sec-fetch-site': 'same-origin' } });
+      assert.equal(out.status, 303, out.text);
       assert.match(out.headers.location, /\/session\/end\?client_id=verge-web/);
       const cleared = cookiesOf(out).find((c) => c.startsWith('__Host-verge-session='));
       assert.match(cleared, /Max-Age=0/);
+      // The refresh token was revoked at the provider: a copy of the old cookie cannot be renewed.
+      await sleep(2500); // past the point where the edge renews (access tokens live 62 s here)
+      const stolen = await raw(edge(), 'GET', '/api/me/accounts', { headers: { cookie } });
+      assert.equal(stolen.status, 401, stolen.text);
+      assert.match(stolen.json.detail, /the session has expired/);
     });
   });
 }

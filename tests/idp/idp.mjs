@@ -37,7 +37,8 @@ const provider = new Provider(issuer, {
   }),
   claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
   scopes: ['openid', 'email', 'profile', 'offline_access'],
-  features: { devInteractions: { enabled: true }, rpInitiatedLogout: { enabled: true } },
+  // revocation: RFC 7009, announced as revocation_endpoint; the edge revokes the refresh token at logout.
+  features: { devInteractions: { enabled: true }, rpInitiatedLogout: { enabled: true }, revocation: { enabled: true } },
   pkce: { required: () => true },
   conformIdTokenClaims: false,
   // Dev: every login of a client allowed refresh tokens gets one (the edge renews sessions).

@@ -61,6 +61,8 @@ impl EdgeError {
             EdgeError::Misconfigured => StatusCode::INTERNAL_SERVER_ERROR,
             EdgeError::Auth(a) => a.status(),
             EdgeError::Login(crate::auth::oidc::LoginError::Unavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
+            EdgeError::Login(crate::auth::oidc::LoginError::CrossSite) => StatusCode::FORBIDDEN,
+            EdgeError::Login(crate::auth::oidc::LoginError::NoPublicUrl) => StatusCode::INTERNAL_SERVER_ERROR,
             EdgeError::Login(_) => StatusCode::BAD_REQUEST,
             EdgeError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             EdgeError::RateLimitUnavailable => StatusCode::SERVICE_UNAVAILABLE,

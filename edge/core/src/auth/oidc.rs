@@ -7,8 +7,9 @@
 //! - `GET /auth/callback`: checks `state`, exchanges the code (with the verifier), validates the
 //!   ID token (signature via the issuer's JWKS, `iss`, `aud`, `exp`, `nonce`), sets
 //!   `__Host-verge-session` and redirects to `return_to` (same-origin paths only).
-//! - `GET /auth/me`: the user's public profile; `GET|POST /auth/logout`: clears the session and
-//!   ends the issuer's where it offers `end_session_endpoint`.
+//! - `GET /auth/me`: the user's public profile; `POST /auth/logout` (same-origin only): revokes
+//!   the refresh token where the issuer offers revocation, clears the session and ends the
+//!   issuer's where it offers `end_session_endpoint`.
 //! - `auth = "session"` on a behaviour: the session's identity, renewed with the refresh token
 //!   shortly before the access token expires; once per session at a time on an instance
 //!   (concurrent requests wait for the renewal and reuse it), and the renewed cookie goes on the
@@ -93,6 +94,9 @@ pub struct Discovery {
     pub token_endpoint: String,
     pub jwks_uri: String,
     pub end_session_endpoint: Option<String>,
+    /// RFC 7009 token revocation, where the issuer offers it: the refresh token is revoked at
+    /// logout.
+    pub revocation_endpoint: Option<String>,
 }
 
 /// AES-256-GCM sealing of cookie payloads (nonce || ciphertext, base64url).
@@ -207,6 +211,17 @@ pub enum LoginError {
     BadIdToken(String),
     #[error("the identity provider is unavailable: {0}")]
     Unavailable(String),
+    /// `/auth/logout` by another method than POST (answered 405).
+    #[error("sign out with POST")]
+    PostOnly,
+    /// A logout from another site (logout CSRF), or with neither `Origin` nor `Sec-Fetch-Site`
+    /// to tell (answered 403).
+    #[error("sign-out is only accepted from this site's own pages")]
+    CrossSite,
+    /// `public_url` is unset and the request is not to a loopback host (answered 500): the
+    /// redirect URI would come from the request's `Host`.
+    #[error("the login is not configured: [auth.oidc] public_url must be set outside local runs")]
+    NoPublicUrl,
 }
 
 impl<U: Upstream, V: super::jwt::Verifier> Authenticator<'_, U, V> {
@@ -234,29 +249,44 @@ impl<U: Upstream, V: super::jwt::Verifier> Authenticator<'_, U, V> {
             token_endpoint: field("token_endpoint")?,
             jwks_uri: field("jwks_uri")?,
             end_session_endpoint: v["end_session_endpoint"].as_str().map(str::to_owned),
+            revocation_endpoint: v["revocation_endpoint"].as_str().map(str::to_owned),
         };
         *lock(&self.state.discovered_jwks_uri) = Some(d.jwks_uri.clone());
         *lock(&self.state.discovery) = Some((d.clone(), self.now + DISCOVERY_TTL));
         Ok(d)
     }
 
-    fn redirect_uri(o: &ResolvedOidc, headers: &HeaderMap) -> String {
-        let base = o.public_url.clone().unwrap_or_else(|| {
-            let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
-            let local = host.starts_with("127.0.0.1") || host.starts_with("localhost") || host.starts_with("[::1]");
-            format!("{}://{host}", if local { "http" } else { "https" })
-        });
-        format!("{}/auth/callback", base.trim_end_matches('/'))
+    /// The edge's public base URL: `public_url`, or, only for a request to a loopback host (a
+    /// local run), `http://` and the request's `Host`. Anywhere else `Host` is the caller's to
+    /// choose, and a redirect URI built from it could send the code elsewhere.
+    fn public_base(o: &ResolvedOidc, headers: &HeaderMap) -> Result<String, LoginError> {
+        match &o.public_url {
+            Some(u) => Ok(u.trim_end_matches('/').to_owned()),
+            None => match headers.get(header::HOST).and_then(|h| h.to_str().ok()) {
+                Some(host) if is_loopback(host) => Ok(format!("http://{host}")),
+                _ => Err(LoginError::NoPublicUrl),
+            },
+        }
+    }
+
+    fn redirect_uri(o: &ResolvedOidc, headers: &HeaderMap) -> Result<String, LoginError> {
+        Ok(format!("{}/auth/callback", Self::public_base(o, headers)?))
     }
 
     /// Answers `/auth/*` when login is configured; `None` for other paths.
-    pub async fn login_route(&self, path: &str, query: Option<&str>, headers: &HeaderMap) -> Option<Result<Response<Bytes>, LoginError>> {
+    pub async fn login_route(
+        &self,
+        method: &http::Method,
+        path: &str,
+        query: Option<&str>,
+        headers: &HeaderMap,
+    ) -> Option<Result<Response<Bytes>, LoginError>> {
         let o = self.oidc?;
         Some(match path {
             "/auth/login" => self.login(o, query, headers).await,
             "/auth/callback" => self.callback(o, query, headers).await,
             "/auth/me" => Ok(self.me(o, headers).await),
-            "/auth/logout" => self.logout(o).await,
+            "/auth/logout" => self.logout(o, method, headers).await,
             _ => return None,
         })
     }
@@ -270,7 +300,7 @@ impl<U: Upstream, V: super::jwt::Verifier> Authenticator<'_, U, V> {
         let return_to = safe_return_to(query_param(query, "return_to").as_deref());
         let login = json!({ "s": state, "n": nonce, "v": verifier, "r": return_to, "x": secs(self.now + LOGIN_TTL) });
         let sealed = seal(&o.keys.login, nonce12(o, self.entropy, "login-cookie"), login.to_string().as_bytes(), b"verge login v1");
-        let redirect_uri = Self::redirect_uri(o, headers);
+        let redirect_uri = Self::redirect_uri(o, headers)?;
         let sep = if d.authorization_endpoint.contains('?') { '&' } else { '?' };
         let location = format!(
             "{}{sep}response_type=code&client_id={}&redirect_uri={}&scope={}&state={state}&nonce={nonce}&code_challenge={challenge}&code_challenge_method=S256",
@@ -283,7 +313,14 @@ impl<U: Upstream, V: super::jwt::Verifier> Authenticator<'_, U, V> {
     }
 
     async fn token_request(&self, o: &ResolvedOidc, d: &Discovery, form: &str) -> Result<Value, Option<u16>> {
-        let mut b = Request::post(&d.token_endpoint)
+        let resp = self.idp_post(o, &d.token_endpoint, form).await?;
+        serde_json::from_slice(resp.body()).map_err(|_| None)
+    }
+
+    /// A form POST to the issuer with the client's authentication; a non-2xx answer is its
+    /// status, a transport failure `None`.
+    async fn idp_post(&self, o: &ResolvedOidc, url: &str, form: &str) -> Result<Response<Bytes>, Option<u16>> {
+        let mut b = Request::post(url)
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
             .header(header::ACCEPT, "application/json")
             .extension(OriginTimeout(IDP_TIMEOUT));
@@ -298,7 +335,7 @@ impl<U: Upstream, V: super::jwt::Verifier> Authenticator<'_, U, V> {
         if !resp.status().is_success() {
             return Err(Some(resp.status().as_u16()));
         }
-        serde_json::from_slice(resp.body()).map_err(|_| None)
+        Ok(resp)
     }
 
     async fn callback(&self, o: &ResolvedOidc, query: Option<&str>, headers: &HeaderMap) -> Result<Response<Bytes>, LoginError> {
@@ -323,7 +360,7 @@ impl<U: Upstream, V: super::jwt::Verifier> Authenticator<'_, U, V> {
         let form = format!(
             "grant_type=authorization_code&code={}&redirect_uri={}&code_verifier={}",
             enc(&code),
-            enc(&Self::redirect_uri(o, headers)),
+            enc(&Self::redirect_uri(o, headers)?),
             enc(login["v"].as_str().unwrap_or("")),
         );
         let tokens = self.token_request(o, &d, &form).await.map_err(|status| match status {
@@ -448,9 +485,28 @@ impl<U: Upstream, V: super::jwt::Verifier> Authenticator<'_, U, V> {
         }
     }
 
-    async fn logout(&self, o: &ResolvedOidc) -> Result<Response<Bytes>, LoginError> {
+    /// `POST /auth/logout` from this site's own pages: revokes the refresh token where the issuer
+    /// offers revocation (RFC 7009), clears the session, and ends the issuer's session where it
+    /// offers `end_session_endpoint`. A GET (a link or an image on any site could make one) is
+    /// refused 405, a cross-site POST 403: otherwise any page could sign the user out.
+    async fn logout(&self, o: &ResolvedOidc, method: &http::Method, headers: &HeaderMap) -> Result<Response<Bytes>, LoginError> {
+        if method != http::Method::POST {
+            return Err(LoginError::PostOnly);
+        }
+        if !same_origin(&Self::public_base(o, headers)?, headers) {
+            return Err(LoginError::CrossSite);
+        }
         let cookies = vec![clear_cookie(SESSION_COOKIE)];
-        let location = match self.discovery(o).await.ok().and_then(|d| d.end_session_endpoint) {
+        let discovery = self.discovery(o).await.ok();
+        let revocation = discovery.as_ref().and_then(|d| d.revocation_endpoint.as_deref());
+        if let (Some(url), Ok(s)) = (revocation, self.open_session(o, headers)) {
+            if let Some(rt) = s["rt"].as_str() {
+                // Best effort: the session cookie is cleared whatever the issuer answers.
+                let form = format!("token={}&token_type_hint=refresh_token", enc(rt));
+                let _ = self.idp_post(o, url, &form).await;
+            }
+        }
+        let location = match discovery.and_then(|d| d.end_session_endpoint) {
             Some(end) => format!("{end}{}client_id={}", if end.contains('?') { '&' } else { '?' }, enc(&o.client_id)),
             None => "/".to_owned(),
         };
@@ -458,9 +514,75 @@ impl<U: Upstream, V: super::jwt::Verifier> Authenticator<'_, U, V> {
     }
 }
 
+/// Whether `host` (a `Host` header: name or address, optional port) is a loopback host.
+fn is_loopback(host: &str) -> bool {
+    let port_ok = |p: &str| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit());
+    if let Some(rest) = host.strip_prefix('[') {
+        return match rest.split_once(']') {
+            Some((addr, tail)) if tail.is_empty() || tail.strip_prefix(':').is_some_and(port_ok) => {
+                addr.parse::<std::net::Ipv6Addr>().is_ok_and(|a| a.is_loopback())
+            }
+            _ => false,
+        };
+    }
+    let name = match host.split_once(':') {
+        Some((name, port)) if port_ok(port) => name,
+        Some(_) => return false,
+        None => host,
+    };
+    name.eq_ignore_ascii_case("localhost") || name.parse::<std::net::Ipv4Addr>().is_ok_and(|a| a.is_loopback())
+}
+
+/// Whether a state-changing request comes from the site's own pages: `Sec-Fetch-Site:
+/// same-origin` where the browser sends it, and an `Origin` equal to the site's where it sends
+/// that; at least one of them must be there (every current browser sends `Origin` on a POST).
+fn same_origin(base: &str, headers: &HeaderMap) -> bool {
+    let site = headers.get("sec-fetch-site").map(|v| v.as_bytes());
+    let origin = headers.get(header::ORIGIN).map(|v| v.as_bytes());
+    // The site's origin: scheme and authority of the public base URL, without any path.
+    let own = match base.find("://").map(|i| i + 3) {
+        Some(start) => &base[..base[start..].find('/').map_or(base.len(), |i| start + i)],
+        None => base,
+    };
+    let site_ok = site.is_none_or(|s| s == b"same-origin");
+    let origin_ok = origin.is_none_or(|o| o.eq_ignore_ascii_case(own.as_bytes()));
+    (site.is_some() || origin.is_some()) && site_ok && origin_ok
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn loopback_hosts_are_exact() {
+        for ok in ["127.0.0.1", "127.0.0.1:8080", "localhost", "LOCALHOST:3000", "[::1]", "[::1]:8080", "127.8.9.10:1"] {
+            assert!(is_loopback(ok), "{ok}");
+        }
+        for bad in ["localhost.evil.example", "127.0.0.1.evil.example", "127.0.0.1:80@evil", "[::1].evil", "evil.example", "", "[::2]"] {
+            assert!(!is_loopback(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn same_origin_needs_a_matching_origin_or_fetch_site() {
+        let h = |pairs: &[(&'static str, &'static str)]| {
+            let mut m = HeaderMap::new();
+            for (k, v) in pairs {
+                m.insert(*k, HeaderValue::from_static(v));
+            }
+            m
+        };
+        let base = "https://verge.example/app";
+        assert!(same_origin(base, &h(&[("origin", "https://verge.example")])));
+        assert!(same_origin(base, &h(&[("sec-fetch-site", "same-origin"), ("origin", "https://verge.example")])));
+        assert!(same_origin(base, &h(&[("sec-fetch-site", "same-origin")])));
+        assert!(!same_origin(base, &h(&[("origin", "https://evil.example")])));
+        assert!(!same_origin(base, &h(&[("origin", "https://verge.example.evil")])));
+        assert!(!same_origin(base, &h(&[("sec-fetch-site", "cross-site"), ("origin", "https://verge.example")])));
+        assert!(!same_origin(base, &h(&[("sec-fetch-site", "same-site")])));
+        assert!(!same_origin(base, &h(&[("origin", "null")])));
+        assert!(!same_origin(base, &h(&[])));
+    }
 
     #[test]
     fn return_to_is_same_origin_only() {

@@ -780,3 +780,74 @@ fn concurrent_renewals_of_one_session_refresh_once() {
     assert_eq!(r.status(), 200);
     assert_eq!(w.refreshes.borrow().len(), 1);
 }
+
+fn send(e: &Edge, w: &World, method: &str, path: &str, headers: &[(&str, &str)]) -> Response<Bytes> {
+    let mut b = Request::builder().method(method).uri(path);
+    for (k, v) in headers {
+        b = b.header(*k, *v);
+    }
+    call(e, w, b.body(Bytes::new()).unwrap())
+}
+
+#[test]
+fn logout_is_a_same_origin_post_and_revokes_the_refresh_token() {
+    // Issue 12, finding 11: GET from anywhere signed users out (logout CSRF).
+    let (e, session) = session_edge();
+    let w = World::new();
+    let cookie = session(NOW + 600, NOW + 3600);
+    let host = ("host", "127.0.0.1:8080");
+    let get = send(&e, &w, "GET", "/auth/logout", &[("cookie", &cookie), host]);
+    assert_eq!(get.status(), 405);
+    assert_eq!(get.headers()["allow"], "POST");
+    assert!(set_cookies(&get).is_empty(), "a refused logout leaves the session alone");
+    for bad in [
+        vec![("origin", "https://evil.example")],
+        vec![("sec-fetch-site", "cross-site")],
+        vec![("sec-fetch-site", "cross-site"), ("origin", "http://127.0.0.1:8080")],
+        vec![],
+    ] {
+        let mut h = vec![("cookie", cookie.as_str()), host];
+        h.extend(bad.iter().copied());
+        let r = send(&e, &w, "POST", "/auth/logout", &h);
+        assert_eq!(r.status(), 403, "{bad:?}");
+        assert_eq!(r.headers()["content-type"], "application/problem+json");
+        assert!(set_cookies(&r).is_empty());
+    }
+    assert!(w.revocations.borrow().is_empty());
+    let ok = send(
+        &e,
+        &w,
+        "POST",
+        "/auth/logout",
+        &[("cookie", &cookie), host, ("origin", "http://127.0.0.1:8080"), ("sec-fetch-site", "same-origin")],
+    );
+    assert_eq!(ok.status(), 303);
+    assert!(ok.headers()["location"].to_str().unwrap().starts_with("http://id.test/end?client_id=verge-web"));
+    assert!(set_cookies(&ok).iter().any(|c| c.starts_with("__Host-verge-session=;") && c.contains("Max-Age=0")));
+    assert_eq!(*w.revocations.borrow(), vec!["token=rt-0&token_type_hint=refresh_token&client_id=verge-web".to_owned()]);
+}
+
+#[test]
+fn the_redirect_uri_comes_from_host_only_on_loopback() {
+    // Issue 12, finding 11: without public_url the redirect URI came from any Host.
+    let (e, _) = session_edge();
+    let w = World::new();
+    for host in ["127.0.0.1:8080", "localhost:3000", "[::1]:8080"] {
+        let r = send(&e, &w, "GET", "/auth/login", &[("host", host)]);
+        assert_eq!(r.status(), 303, "{host}");
+        let location = r.headers()["location"].to_str().unwrap().to_owned();
+        assert!(
+            location.contains(&format!(
+                "redirect_uri=http%3A%2F%2F{}%2Fauth%2Fcallback",
+                host.replace(':', "%3A").replace('[', "%5B").replace(']', "%5D")
+            )),
+            "{location}"
+        );
+    }
+    for host in ["verge.example", "localhost.evil.example", "127.0.0.1.evil.example:80"] {
+        let r = send(&e, &w, "GET", "/auth/login", &[("host", host)]);
+        assert_eq!(r.status(), 500, "{host}");
+        assert!(String::from_utf8_lossy(r.body()).contains("public_url must be set"));
+        assert!(set_cookies(&r).is_empty());
+    }
+}

@@ -13,13 +13,16 @@ pub(crate) async fn routes<P: Platform>(cx: &mut Ctx<'_, P>) -> Result<(), Stop<
         return Ok(());
     }
     let out = Out(cx.platform);
-    let answer = cx.authenticator(&out).login_route(path, cx.req.uri().query(), cx.req.headers()).await;
+    let answer = cx.authenticator(&out).login_route(cx.req.method(), path, cx.req.uri().query(), cx.req.headers()).await;
     match answer {
         None => Ok(()),
         Some(result) => {
             cx.ex.log.behaviour = Some("/auth/*".to_owned());
             match result {
                 Ok(r) => Err(Stop::Answer(Box::new(r.map(Body::Full)))),
+                Err(crate::auth::oidc::LoginError::PostOnly) => {
+                    Err(EdgeError::MethodNotAllowed { method: cx.req.method().to_string(), allow: "POST".to_owned() }.into())
+                }
                 Err(e) => Err(EdgeError::Login(e).into()),
             }
         }
