@@ -58,10 +58,13 @@ impl ApiError {
         ApiError::WithCause { inner: Box::new(self), cause }
     }
 
-    /// What the caller is told: everything but the causes of 5xx errors, which stay in logs.
+    /// What the caller is told: everything but the causes of 5xx errors, which stay in logs, and
+    /// why a signature was refused: an unsigned caller learns only "forbidden", not which check
+    /// failed (the log line has the reason).
     pub fn public_detail(&self) -> String {
         match self {
             ApiError::WithCause { inner, .. } => inner.public_detail(),
+            ApiError::Forbidden(_) => "forbidden".to_owned(),
             ApiError::Unavailable(_) => "storage is unavailable; try again".to_owned(),
             ApiError::Internal(_) => "internal error".to_owned(),
             other => other.to_string(),
