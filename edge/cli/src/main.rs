@@ -5,10 +5,15 @@
 //! verge sign METHOD URL     print SigV4 headers for a request to the origin (for debugging and
 //!                           benchmarks), with the key from VERGE_ORIGIN_ACCESS_KEY_ID and
 //!                           VERGE_ORIGIN_SECRET_ACCESS_KEY; the body is read from --body
+//! verge purge URL --path P --prefix P
+//!                           purge paths or prefixes from an edge's cache (docs/cache.md), with
+//!                           the token from VERGE_TOKEN or --token
 //! ```
 //!
 //! `check` exits 0 when every file is valid, 1 when any has errors (each printed as
 //! `file:line:column: error: message` with a hint), 2 on usage errors.
+
+mod purge;
 
 use std::process::ExitCode;
 use std::time::SystemTime;
@@ -19,13 +24,16 @@ use verge_signing::{sign, Credentials, Profile, Scope};
 const USAGE: &str = "usage:
   verge check [FILE...]                     validate edge config files (default: edge/edge.toml)
   verge sign METHOD URL [--body TEXT] [--header 'name: value']... [--service S] [--region R]
-                                            print SigV4 headers for an origin request";
+                                            print SigV4 headers for an origin request
+  verge purge EDGE_URL [--path /p]... [--prefix /p/]... [--token JWT]
+                                            purge an edge's cache (token: VERGE_TOKEN)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("check") => check(&args[1..]),
         Some("sign") => sign_cmd(&args[1..]),
+        Some("purge") => purge::run(&args[1..], USAGE),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             ExitCode::SUCCESS

@@ -240,8 +240,9 @@ impl PurgeState {
                 m
             }
             (None, None) => {
-                // Nothing says what was purged before: everything stored until now is.
-                let fresh = PurgeList { floor_ms: ms(now), bans: Vec::new() };
+                // Nothing says what was purged before: everything stored before now is (not what
+                // this very request is about to fetch, hence the millisecond less).
+                let fresh = PurgeList { floor_ms: ms(now).saturating_sub(1), bans: Vec::new() };
                 store.put(&key, fresh.encode(), LIST_KEEP).await;
                 fresh
             }
