@@ -1,0 +1,316 @@
+// The edge cache, black-box, on both runtimes. The stack (startStack) gives moto, the bucket,
+// the JWT issuer and the edges on the real origin; for answers a test must control (statuses,
+// Cache-Control, ETag, Set-Cookie, a dropped connection), the same edge builds with the same
+// edge/edge.toml are started a second time pointed at a programmable origin
+// (tests/cache/origin.mjs): the Workers build on miniflare with VERGE_ORIGIN_URL changed, and
+// the Spin build under the project's Spin host from tests/cache/spin.toml with a fresh instance
+// per request, so every hit there is read from the key-value store the instances share.
+// Scenarios go through the shipped behaviours: /api/stats/daily (cache policy daily_stats:
+// query keyed, tracking parameters dropped) and /api/me/* (per_user).
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { Miniflare } from 'miniflare';
+import { ROOT, raw, startStack } from './stack.mjs';
+import { startTestOrigin } from '../cache/origin.mjs';
+
+let env;
+let origin;
+const edges = {};
+const stops = [];
+
+/** The Workers build as two isolates (edge, edge2) of one miniflare, as tests/blackbox/stack.mjs starts it. */
+async function startWorkers(bindings) {
+  const build = path.join(ROOT, 'edge/workers/build');
+  const worker = (name, durableObjects) => ({
+    name,
+    modules: true,
+    scriptPath: path.join(build, 'index.js'),
+    modulesRoot: build,
+    modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'] }],
+    compatibilityDate: '2025-09-01',
+    bindings,
+    durableObjects,
+  });
+  const mf = new Miniflare({
+    workers: [
+      worker('edge', { VERGE_RATE_LIMITER: { className: 'RateLimiter', useSQLite: true } }),
+      worker('edge2', { VERGE_RATE_LIMITER: { className: 'RateLimiter', scriptName: 'edge', useSQLite: true } }),
+    ],
+    host: '127.0.0.1',
+    port: 0,
+    handleRuntimeStdio: (stdout, stderr) => {
+      stdout.resume();
+      stderr.resume();
+    },
+  });
+  const url = (await mf.ready).toString().replace(/\/$/, '');
+  const second = await mf.getWorker('edge2');
+  stops.push(() => mf.dispose());
+  return { url, second };
+}
+
+async function startSpin(variables) {
+  const state = fs.mkdtempSync(path.join(os.tmpdir(), 'verge-cache-state-'));
+  const args = ['up', '-f', path.join(ROOT, 'tests/cache/spin.toml'), '--listen', '127.0.0.1:0', '--state-dir', state, '--max-instance-reuse-count', '1'];
+  const env2 = { ...process.env };
+  for (const [k, v] of Object.entries(variables)) env2[`SPIN_VARIABLE_${k.toUpperCase()}`] = v;
+  const proc = spawn(path.join(ROOT, 'target/host/verge-spin'), args, { env: env2, stdio: ['ignore', 'pipe', 'pipe'] });
+  proc.stderr.resume();
+  const url = await new Promise((resolve, reject) => {
+    const rl = createInterface({ input: proc.stdout });
+    rl.on('line', (l) => {
+      const m = l.match(/http:\/\/127\.0\.0\.1:\d+/);
+      if (m) resolve(m[0]);
+    });
+    proc.once('exit', (code) => reject(new Error(`verge-spin exited with ${code}`)));
+  });
+  stops.push(async () => {
+    proc.kill('SIGTERM');
+    await new Promise((r) => proc.once('exit', r));
+    fs.rmSync(state, { recursive: true, force: true });
+  });
+  return url;
+}
+
+before(async () => {
+  env = await startStack();
+  origin = await startTestOrigin();
+  const w = env.stack.edge_env_for_workers;
+  const workers = await startWorkers({ ...w, VERGE_ORIGIN_URL: origin.url });
+  edges.workers = workers.url;
+  edges.workers2 = workers.second;
+  const jwks = w.VERGE_JWKS_URL;
+  edges.spin = await startSpin({
+    origin_url: origin.url,
+    s3_endpoint: w.VERGE_S3_ENDPOINT,
+    web_access_key_id: w.VERGE_WEB_ACCESS_KEY_ID,
+    web_secret_access_key: w.VERGE_WEB_SECRET_ACCESS_KEY,
+    edge_access_key_id: w.VERGE_ORIGIN_ACCESS_KEY_ID,
+    edge_secret_access_key: w.VERGE_ORIGIN_SECRET_ACCESS_KEY,
+    jwks_url: jwks,
+    jwks_origin: new URL(jwks).origin,
+    oidc_issuer: w.VERGE_OIDC_ISSUER,
+    oidc_client_secret: w.VERGE_OIDC_CLIENT_SECRET,
+    session_secret: w.VERGE_SESSION_SECRET,
+    public_url: 'http://127.0.0.1:1',
+  });
+});
+
+after(async () => {
+  for (const stop of stops.reverse()) await stop();
+  await origin?.close();
+  await env?.stop();
+});
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const stats = (from, extra = '') => `/api/stats/daily?from=${from}&to=2026-12-01${extra}`;
+const status = (r) => r.headers['cache-status'] ?? '';
+
+for (const runtime of ['spin', 'workers']) {
+  describe(`edge cache on ${runtime}`, () => {
+    const edge = () => edges[runtime];
+    const name = (s) => `${runtime}-${s}`;
+
+    test('a miss is stored, the next request is a hit served without the origin', async () => {
+      const s = name('hit');
+      origin.set(s, { headers: { 'cache-control': 'max-age=60' } });
+      const first = await raw(edge(), 'GET', stats(s));
+      assert.equal(first.status, 200, first.text);
+      assert.match(status(first), /fwd=uri-miss; fwd-status=200; stored/);
+      const second = await raw(edge(), 'GET', stats(s));
+      assert.equal(second.text, first.text);
+      assert.match(status(second), /^verge; hit; ttl=\d+/);
+      assert.ok(Number(second.headers.age) >= 0);
+      assert.equal(origin.count(s), 1, 'one origin request');
+    });
+
+    test('an expired entry without validators is fetched again', async () => {
+      const s = name('expiry');
+      // must-revalidate: no stale answers (the policy's stale windows would apply otherwise).
+      origin.set(s, { headers: { 'cache-control': 'max-age=1, must-revalidate' } });
+      await raw(edge(), 'GET', stats(s));
+      await sleep(1300);
+      const again = await raw(edge(), 'GET', stats(s));
+      assert.equal(again.json.n, 2);
+      assert.match(status(again), /fwd=stale; fwd-status=200/);
+    });
+
+    test('a stale entry is revalidated: 304 keeps the body, 200 replaces it', async () => {
+      const s = name('reval');
+      origin.set(s, {
+        status: (req, n) => (n === 2 && req.headers['if-none-match'] === '"v1"' ? 304 : 200),
+        headers: (req, n) => ({ 'cache-control': 'max-age=1, must-revalidate', etag: n < 3 ? '"v1"' : '"v2"' }),
+      });
+      const first = await raw(edge(), 'GET', stats(s));
+      await sleep(1300);
+      const kept = await raw(edge(), 'GET', stats(s));
+      assert.equal(kept.status, 200);
+      assert.equal(kept.text, first.text, 'the stored body, confirmed by the 304');
+      assert.match(status(kept), /fwd=stale; fwd-status=304/);
+      assert.equal(origin.requests(s)[1].headers['if-none-match'], '"v1"');
+      await sleep(1300);
+      const replaced = await raw(edge(), 'GET', stats(s));
+      assert.equal(replaced.json.n, 3);
+      assert.equal(replaced.headers.etag, '"v2"');
+      assert.match(status(replaced), /fwd=stale; fwd-status=200; stored/);
+    });
+
+    test('stale-while-revalidate answers stale at once and refreshes after the answer', async () => {
+      const s = name('swr');
+      origin.set(s, { headers: { 'cache-control': 'max-age=1, stale-while-revalidate=30' } });
+      await raw(edge(), 'GET', stats(s));
+      await sleep(1300);
+      const stale = await raw(edge(), 'GET', stats(s));
+      assert.equal(stale.json.n, 1);
+      assert.match(status(stale), /hit; ttl=-?\d+; detail=stale-while-revalidate/);
+      for (let i = 0; i < 50 && origin.count(s) < 2; i += 1) await sleep(50);
+      assert.equal(origin.count(s), 2, 'refreshed in the background');
+      await sleep(200);
+      const fresh = await raw(edge(), 'GET', stats(s));
+      assert.equal(fresh.json.n, 2);
+      assert.match(status(fresh), /^verge; hit/);
+    });
+
+    test('stale-if-error serves the entry when the origin answers 503 and when it is down', async () => {
+      for (const failure of ['503', 'down']) {
+        const s = name(`sie-${failure}`);
+        // The origin's own stale-while-revalidate=0 wins over the policy's 300 s.
+        origin.set(s, { headers: { 'cache-control': 'max-age=1, stale-while-revalidate=0, stale-if-error=60' } });
+        const first = await raw(edge(), 'GET', stats(s));
+        await sleep(1300);
+        origin.set(s, failure === '503' ? { status: 503, body: 'down' } : { drop: true });
+        const r = await raw(edge(), 'GET', stats(s));
+        assert.equal(r.status, 200, `${failure}: ${r.text}`);
+        assert.equal(r.text, first.text);
+        assert.match(status(r), failure === '503' ? /fwd-status=503; .*detail=stale-if-error/ : /detail=stale-if-error/);
+      }
+    });
+
+    test('Vary: another Accept-Language never gets the stored answer', async () => {
+      const s = name('vary');
+      origin.set(s, { headers: { 'cache-control': 'max-age=60', vary: 'accept-language' } });
+      const en = await raw(edge(), 'GET', stats(s), { headers: { 'accept-language': 'en' } });
+      const enAgain = await raw(edge(), 'GET', stats(s), { headers: { 'accept-language': 'en' } });
+      assert.match(status(enAgain), /^verge; hit/);
+      assert.equal(enAgain.text, en.text);
+      const fr = await raw(edge(), 'GET', stats(s), { headers: { 'accept-language': 'fr' } });
+      assert.equal(fr.json.n, 2, 'fetched for the other language');
+      assert.match(status(fr), /fwd=vary-miss/);
+    });
+
+    test('query order, escapes and tracking parameters make one entry', async () => {
+      const s = name('norm');
+      origin.set(s, { headers: { 'cache-control': 'max-age=60' } });
+      await raw(edge(), 'GET', `/api/stats/daily?from=${s}&to=2026-12-01&utm_source=news`);
+      const b = await raw(edge(), 'GET', `/api/stats/daily?to=2026%2D12%2D01&fbclid=abc&from=${s}`);
+      assert.match(status(b), /^verge; hit/);
+      assert.equal(origin.count(s), 1);
+      assert.doesNotMatch(origin.requests(s)[0].url, /utm_source/, 'a dropped parameter does not reach the origin');
+    });
+
+    test('a conditional request is answered 304 from the cache; HEAD and Range from the cached GET', async () => {
+      const s = name('cond');
+      const body = '0123456789abcdefghij';
+      origin.set(s, { headers: { 'cache-control': 'max-age=60', etag: '"e1"', 'content-type': 'text/plain' }, body });
+      await raw(edge(), 'GET', stats(s));
+      const notModified = await raw(edge(), 'GET', stats(s), { headers: { 'if-none-match': 'W/"e1"' } });
+      assert.equal(notModified.status, 304);
+      assert.equal(notModified.text, '');
+      assert.equal(notModified.headers.etag, '"e1"');
+      const head = await raw(edge(), 'HEAD', stats(s));
+      assert.equal(head.status, 200);
+      assert.equal(head.text, '');
+      const part = await raw(edge(), 'GET', stats(s), { headers: { range: 'bytes=2-5' } });
+      assert.equal(part.status, 206);
+      assert.equal(part.text, '2345');
+      assert.equal(part.headers['content-range'], `bytes 2-5/${body.length}`);
+      assert.equal(origin.count(s), 1, 'all four from one origin request');
+    });
+
+    test('a per-user behaviour never shares an entry between two users', async () => {
+      const p = `/api/me/profile-${runtime}`;
+      origin.set(p, { headers: { 'cache-control': 'max-age=60' } });
+      const token = (sub) => ({ authorization: `Bearer ${env.issuer.mint({ claims: { sub } })}` });
+      const ada = await raw(edge(), 'GET', p, { headers: token('ada') });
+      assert.equal(ada.status, 200, ada.text);
+      assert.equal(ada.json.user, 'ada');
+      const bob = await raw(edge(), 'GET', p, { headers: token('bob') });
+      assert.equal(bob.json.user, 'bob');
+      const adaAgain = await raw(edge(), 'GET', p, { headers: token('ada') });
+      assert.equal(adaAgain.json.user, 'ada');
+      assert.match(status(adaAgain), /^verge; hit/);
+      assert.equal(origin.count(p), 2);
+      const nobody = await raw(edge(), 'GET', p);
+      assert.equal(nobody.status, 401, 'identity is checked before the cache');
+    });
+
+    test('a response with Set-Cookie is relayed but never stored', async () => {
+      const s = name('cookie');
+      origin.set(s, { headers: { 'cache-control': 'max-age=60', 'set-cookie': 'track=1; Path=/' } });
+      const a = await raw(edge(), 'GET', stats(s));
+      assert.deepEqual(a.headers['set-cookie'], ['track=1; Path=/']);
+      assert.match(status(a), /detail=set-cookie/);
+      const b = await raw(edge(), 'GET', stats(s));
+      assert.equal(b.json.n, 2);
+    });
+
+    test('purge: refused without an admin token, then a prefix purge makes the next request miss', async () => {
+      const s = name('purge');
+      origin.set(s, { headers: { 'cache-control': 'max-age=600' } });
+      await raw(edge(), 'GET', stats(s));
+      assert.match(status(await raw(edge(), 'GET', stats(s))), /^verge; hit/);
+      const body = JSON.stringify({ prefixes: ['/api/stats/'] });
+      const anonymous = await raw(edge(), 'POST', '/.verge/purge', { body, headers: { 'content-type': 'application/json' } });
+      assert.equal(anonymous.status, 401);
+      assert.equal(anonymous.headers['content-type'], 'application/problem+json');
+      const reader = await raw(edge(), 'POST', '/.verge/purge', { body, headers: { authorization: `Bearer ${env.issuer.mint()}` } });
+      assert.equal(reader.status, 403);
+      const admin = { authorization: `Bearer ${env.issuer.mint({ claims: { scope: 'admin' } })}` };
+      const bad = await raw(edge(), 'POST', '/.verge/purge', { body: '{"prefixes":["/a/../b"]}', headers: admin });
+      assert.equal(bad.status, 400);
+      const ok = await raw(edge(), 'POST', '/.verge/purge', { body, headers: admin });
+      assert.equal(ok.status, 200, ok.text);
+      assert.deepEqual(ok.json.purged.prefixes, ['/api/stats/']);
+      assert.match(ok.json.reach, runtime === 'spin' ? /key-value/ : /data centre/);
+      const after = await raw(edge(), 'GET', stats(s));
+      assert.equal(after.json.n, 2, 'purged: fetched again');
+      assert.match(status(after), /stored/);
+    });
+  });
+}
+
+describe('shared tier', () => {
+  test('Spin: an entry stored by one instance is a hit in another (fresh instance per request)', async () => {
+    const s = 'spin-shared';
+    origin.set(s, { headers: { 'cache-control': 'max-age=60' } });
+    await raw(edges.spin, 'GET', stats(s));
+    const other = await raw(edges.spin, 'GET', stats(s));
+    assert.match(status(other), /^verge; hit/);
+    assert.equal(origin.count(s), 1);
+  });
+
+  test('Workers: an entry stored by one isolate is a hit in another (the Cache API of the data centre)', async () => {
+    const s = 'workers-shared';
+    origin.set(s, { headers: { 'cache-control': 'max-age=60' } });
+    await raw(edges.workers, 'GET', stats(s));
+    const other = await edges.workers2.fetch(`http://edge.test${stats(s)}`);
+    assert.equal(other.status, 200);
+    assert.match(other.headers.get('cache-status') ?? '', /^verge; hit/);
+    assert.equal(origin.count(s), 1);
+  });
+
+  test('an asset from the bucket is cached on both stack edges (site policy) and answers HEAD', async () => {
+    for (const runtime of ['spin', 'workers']) {
+      const first = await raw(env.edges[runtime], 'GET', '/style.css?v=1');
+      assert.equal(first.status, 200);
+      const second = await raw(env.edges[runtime], 'GET', '/style.css?v=2');
+      assert.match(status(second), /^verge; hit/, `${runtime}: the query does not split the entry`);
+      assert.equal(second.text, first.text);
+    }
+  });
+});
