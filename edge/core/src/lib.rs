@@ -312,6 +312,15 @@ pub fn body_refused<B>(edge: &Edge, req: &Request<()>, why: BodyRefused, entropy
     finish::finish(ex, Err(err), None)
 }
 
+/// The answer when the runtime's random number generator failed (`entropy` is then whatever the
+/// adapter has; it only names this answer): 500 with a problem body, and a log line, before any
+/// stage that needs a nonce, a login state or a fresh key could run on predictable bytes.
+pub fn entropy_failure<B>(req: &Request<()>, entropy: [u8; 16]) -> Handled<'static, B> {
+    let mut ex = Exchange::begin(req, entropy, None);
+    ex.log.error = Some("the runtime's random number generator failed".to_owned());
+    finish::finish(ex, Err(EdgeError::EntropyUnavailable), None)
+}
+
 /// The answer to a request the runtime accepted but could not be turned into an `http` request
 /// (`why` says what): 400 with a problem body, and a log line.
 pub fn malformed<B>(why: &str, entropy: [u8; 16]) -> Handled<'static, B> {

@@ -46,6 +46,10 @@ pub enum EdgeError {
     /// A request the runtime accepted but the edge cannot represent (an unusual method or URL).
     #[error("the request cannot be read: {0}")]
     Malformed(String),
+    /// The runtime's random number generator failed: nothing that needs a nonce, a state or a
+    /// request id may go ahead with zero entropy.
+    #[error("the edge cannot answer right now")]
+    EntropyUnavailable,
 }
 
 impl EdgeError {
@@ -58,7 +62,7 @@ impl EdgeError {
             EdgeError::NotFound => StatusCode::NOT_FOUND,
             EdgeError::OriginUnreachable | EdgeError::OriginRefused => StatusCode::BAD_GATEWAY,
             EdgeError::OriginTimeout => StatusCode::GATEWAY_TIMEOUT,
-            EdgeError::Misconfigured => StatusCode::INTERNAL_SERVER_ERROR,
+            EdgeError::Misconfigured | EdgeError::EntropyUnavailable => StatusCode::INTERNAL_SERVER_ERROR,
             EdgeError::Auth(a) => a.status(),
             EdgeError::Login(crate::auth::oidc::LoginError::Unavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
             EdgeError::Login(crate::auth::oidc::LoginError::CrossSite) => StatusCode::FORBIDDEN,
@@ -81,6 +85,7 @@ impl EdgeError {
             EdgeError::OriginTimeout => "origin-timeout",
             EdgeError::OriginRefused => "origin-refused",
             EdgeError::Misconfigured => "edge-misconfigured",
+            EdgeError::EntropyUnavailable => "entropy-unavailable",
             EdgeError::Auth(crate::auth::AuthError::InsufficientScope(_)) => "insufficient-scope",
             EdgeError::Auth(crate::auth::AuthError::Unavailable(_)) => "auth-unavailable",
             EdgeError::Auth(crate::auth::AuthError::NoSession(_)) => "no-session",

@@ -257,6 +257,30 @@ fn a_request_the_runtime_could_not_hand_over_is_a_400_problem() {
     assert!(h.log.error.unwrap().contains("invalid uri character"));
 }
 
+#[test]
+fn a_failed_random_number_generator_refuses_the_request_with_a_500_problem() {
+    let req = Request::get("/auth/login").body(()).unwrap();
+    let h: Handled = crate::entropy_failure(&req, [0; 16]);
+    assert_eq!(h.response.status(), 500);
+    let body: serde_json::Value = serde_json::from_slice(h.response.body().as_ref()).unwrap();
+    assert_eq!(body["type"], "https://verge.dev/problems/entropy-unavailable");
+    assert_eq!((h.log.status, h.log.path.as_str()), (500, "/auth/login"));
+    assert!(h.log.error.unwrap().contains("random number generator"));
+}
+
+#[test]
+fn a_body_the_adapter_refused_is_a_413_or_400_problem() {
+    let e = edge();
+    let req = Request::post("/api/numbers").body(()).unwrap();
+    let h: Handled = crate::body_refused(&e, &req, crate::BodyRefused::TooLarge { len: 1 << 20 }, [1; 16]);
+    assert_eq!(h.response.status(), 413);
+    let body: serde_json::Value = serde_json::from_slice(h.response.body().as_ref()).unwrap();
+    assert_eq!(body["type"], "https://verge.dev/problems/body-too-large");
+    let h: Handled = crate::body_refused(&e, &req, crate::BodyRefused::Unreadable("reset".into()), [1; 16]);
+    assert_eq!(h.response.status(), 400);
+    assert!(h.log.error.unwrap().contains("could not be read"));
+}
+
 /// xorshift64*: a deterministic stream of pseudo-random numbers, so failures reproduce.
 struct Rng(u64);
 

@@ -39,11 +39,17 @@ const CONFIG: &str = include_str!(env!("VERGE_EDGE_CONFIG_PATH"));
 /// Parsed once per isolate.
 static EDGE: OnceLock<Result<Edge, BootError>> = OnceLock::new();
 
-fn entropy() -> [u8; 16] {
+/// 16 bytes from `crypto.getRandomValues`, or `None` if it failed: the request is then refused
+/// (500) rather than served with predictable nonces, login states and ids.
+fn try_entropy() -> Option<[u8; 16]> {
     let mut b = [0u8; 16];
-    // crypto.getRandomValues cannot fail for 16 bytes; zeros would still give a valid id.
-    let _ = getrandom::getrandom(&mut b);
-    b
+    getrandom::getrandom(&mut b).ok().map(|()| b)
+}
+
+/// Entropy for answers made before or after a successful [`try_entropy`] in the same request
+/// (request ids of early refusals): the refusal itself needs no secret.
+fn entropy() -> [u8; 16] {
+    try_entropy().unwrap_or_default()
 }
 
 /// workerd's global scope. It is not an `instanceof WorkerGlobalScope`, so never `dyn_into` it.
@@ -298,6 +304,12 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> worker::Result<
         }
         .filter(|v| !v.is_empty())
     };
+    if try_entropy().is_none() {
+        let (parts, _) = head.into_parts();
+        let handled: verge_edge::Handled<OriginBody> = verge_edge::entropy_failure(&http::Request::from_parts(parts, ()), [0; 16]);
+        web_sys::console::log_1(&JsValue::from_str(&handled.log.to_json()));
+        return Ok(from_http(handled.response)?);
+    }
     let mut handled = match EDGE.get_or_init(|| Edge::from_toml("edge.toml", CONFIG, &lookup)) {
         // The body is read only now, capped at the edge's limit: never whole into wasm memory
         // past max_body_bytes.
