@@ -171,6 +171,9 @@ pub enum JwtError {
     Issuer,
     #[error("the token has the wrong audience")]
     Audience,
+    /// RFC 8725 3.12: an OpenID Connect ID token presented as a bearer credential.
+    #[error("the token is an ID token, not an access token")]
+    NotAnAccessToken,
 }
 
 /// A token split and decoded, not yet trusted.
@@ -298,6 +301,16 @@ pub fn check_claims(payload: &Value, rules: &ClaimRules<'_>, now_secs: u64) -> R
         return Err(JwtError::Audience);
     }
     Ok(exp)
+}
+
+/// Whether `payload` is an OpenID Connect ID token rather than an access token (RFC 8725 3.12:
+/// the two kinds must not be accepted for each other). ID tokens carry `nonce`, `at_hash` or
+/// `c_hash` (OpenID Connect Core 2, 3.1.3.6, 3.3.2.11), and Cognito marks them `token_use: "id"`;
+/// access tokens never do. Without this, an issuer whose ID tokens name this API's audience (as
+/// Cognito's do, with the app client id) would get ID tokens accepted as API credentials.
+pub fn is_id_token(payload: &Value) -> bool {
+    ["nonce", "at_hash", "c_hash"].iter().any(|k| payload.get(k).is_some())
+        || payload.get("token_use").and_then(Value::as_str).is_some_and(|u| u != "access")
 }
 
 /// Scopes from `scope` (space-separated) or `scp` (array or string).

@@ -367,7 +367,10 @@ impl<U: Upstream, V: jwt::Verifier> Authenticator<'_, U, V> {
                 return Ok((c.identity.clone(), c.scopes.clone()));
             }
         }
-        let (identity, scopes, _, exp) = self.verify_token(index, &token).await?;
+        let (identity, scopes, claims, exp) = self.verify_token(index, &token).await?;
+        if jwt::is_id_token(&claims) {
+            return Err(AuthError::InvalidToken(JwtError::NotAnAccessToken));
+        }
         // `exp` is whatever the issuer signed, up to u64::MAX: past what SystemTime holds, adding
         // it would panic. Such a token is verified each time instead of cached.
         if let Some(expires) = UNIX_EPOCH.checked_add(Duration::from_secs(exp)) {

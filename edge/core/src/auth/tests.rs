@@ -361,6 +361,21 @@ fn the_usual_attacks_are_refused() {
     assert!(w.forwarded.borrow().is_empty(), "nothing reached the origin");
 }
 
+/// RFC 8725 3.12: an ID token from the same issuer, naming this API as its audience (as Cognito's
+/// ID tokens do with the app client id), is not an access token.
+#[test]
+fn id_tokens_are_not_accepted_as_access_tokens() {
+    let (e, w) = (edge(), World::new());
+    for extra in [json!({ "nonce": "n-1" }), json!({ "at_hash": "abc" }), json!({ "c_hash": "abc" }), json!({ "token_use": "id" })] {
+        let t = token("ES256", "ec1", extra.clone());
+        let r = call(&e, &w, get("/api/stats/daily", &[("authorization", &bearer(&t))]));
+        assert_eq!(r.status(), 401, "{extra}");
+        assert!(challenge(&r).contains("invalid_token"), "{extra}: {}", challenge(&r));
+    }
+    let access = token("ES256", "ec1", json!({ "token_use": "access" }));
+    assert_eq!(call(&e, &w, get("/api/stats/daily", &[("authorization", &bearer(&access))])).status(), 200);
+}
+
 #[test]
 fn scopes_and_preflight() {
     let (e, w) = (edge(), World::new());
