@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Edge cache benchmarks (scripts/bench-cache.mjs): builds the edge with scripts/bench-cache.toml
+# into target/bench-cache (its own target dir: a first build there is a full release build of
+# both edges, several minutes on 2 cores; the normal artifacts are never touched), bundles the JS
+# comparison worker, then prints figures. Asserts nothing.
+# Environment: BENCH_ROUNDS (3), BENCH_DURATION (seconds per wrk run, 5), BENCH_SKIP_BUILD=1.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/env.sh
+if [ -z "${BENCH_SKIP_BUILD:-}" ]; then
+  export VERGE_EDGE_CONFIG="$VERGE_ROOT/scripts/bench-cache.toml"
+  cargo build --release --locked -q --target wasm32-wasip2 -p verge-edge-spin --target-dir target/bench-cache
+  (cd edge/workers && CARGO_TARGET_DIR="$VERGE_ROOT/target/bench-cache" worker-build --release --out-dir "$VERGE_ROOT/target/bench-cache/workers" >/dev/null)
+  (cd tests && NODE_PATH="$VERGE_ROOT/tests/node_modules" node_modules/.bin/esbuild ../scripts/bench-cache-jsworker.mjs --bundle --format=esm --platform=neutral \
+    --main-fields=module,main --outfile="$VERGE_ROOT/target/bench-cache/jsworker.js" --log-level=warning)
+fi
+[ -x target/host/verge-spin ] || bash scripts/build.sh host
+[ -f target/wasm32-wasip2/release/verge_spin_testapp.wasm ] || bash scripts/build.sh
+exec node scripts/bench-cache.mjs
