@@ -444,16 +444,12 @@ impl<U: Upstream, V: super::jwt::Verifier> Authenticator<'_, U, V> {
         if let Some(tokens) = reuse() {
             return Ok(tokens);
         }
+        // A renewal already under way for this session is not waited for: one request's task may
+        // not wake another's on either runtime (see cache/flight.rs), so truly concurrent
+        // requests each renew; later ones reuse the stored result above.
         let _leader = match self.state.renewals.join(&key) {
             Joined::Lead(leader) => Some(leader),
-            Joined::Wait(wait) => {
-                wait.await;
-                if let Some(tokens) = reuse() {
-                    return Ok(tokens);
-                }
-                // The renewal failed: try once more here, without waiting again.
-                None
-            }
+            Joined::Wait(_) => None,
         };
         let d = self.discovery(o).await.map_err(|e| AuthError::Unavailable(e.to_string()))?;
         let mut tokens = self.token_request(o, &d, &format!("grant_type=refresh_token&refresh_token={}", enc(rt))).await.map_err(

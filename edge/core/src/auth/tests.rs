@@ -760,7 +760,10 @@ fn a_renewed_session_cookie_reaches_error_answers_too() {
 }
 
 #[test]
-fn concurrent_renewals_of_one_session_refresh_once() {
+/// Truly concurrent requests near expiry each renew (one request may not wait on another's task
+/// on the runtimes: cache/flight.rs); both keep the session, and later requests with the old
+/// cookie reuse the renewal instead of spending the refresh token again.
+fn concurrent_renewals_keep_the_session_and_later_ones_reuse_it() {
     use std::future::Future;
     use std::task::{Context, Poll, Waker};
     let (e, session) = session_edge();
@@ -786,14 +789,15 @@ fn concurrent_renewals_of_one_session_refresh_once() {
     }
     let (ra, rb) = (ra.unwrap(), rb.unwrap());
     assert_eq!((ra.status(), rb.status()), (http::StatusCode::OK, http::StatusCode::OK));
-    assert_eq!(w.refreshes.borrow().len(), 1, "one renewal for both requests: {:?}", w.refreshes.borrow());
+    let renewals = w.refreshes.borrow().len();
+    assert!((1..=2).contains(&renewals), "{:?}", w.refreshes.borrow());
     assert!(set_cookies(&ra).iter().any(|c| c.starts_with("__Host-verge-session=")));
-    assert!(set_cookies(&rb).iter().any(|c| c.starts_with("__Host-verge-session=")), "the waiter gets the renewed session too");
+    assert!(set_cookies(&rb).iter().any(|c| c.starts_with("__Host-verge-session=")), "both get the renewed session");
     // A request that still carries the old cookie later reuses the renewal instead of spending
     // the rotated refresh token again.
     let r = call_at(&e, &w, get("/api/c", &[("cookie", &cookie)]), NOW + 30);
     assert_eq!(r.status(), 200);
-    assert_eq!(w.refreshes.borrow().len(), 1);
+    assert_eq!(w.refreshes.borrow().len(), renewals);
 }
 
 fn send(e: &Edge, w: &World, method: &str, path: &str, headers: &[(&str, &str)]) -> Response<Bytes> {

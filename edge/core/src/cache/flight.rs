@@ -1,22 +1,20 @@
-//! Request collapsing: while one request for a key is at the origin, others for the same key
-//! wait for it instead of making their own (pingora-cache's `lock.rs`, for one instance). The
-//! runtimes run an instance's requests on one thread, so a map of keys in flight with the
-//! waiters' wakers is enough; a mutex keeps `Edge` `Sync` for the adapters' statics.
+//! One leader per key in flight, for one instance: the request that is at the origin for a key
+//! (and the one background refresh of a key) holds a [`Leader`]; others learn that it is there.
 //!
-//! A waiter wakes when the leader is done, however it ended (stored, not storable, failed, or
-//! dropped mid-way), and looks the key up again; if there is still nothing, it goes to the
-//! origin itself, without waiting again, so an uncacheable answer is never serialised.
+//! Others do not wait for the leader. Waiting would mean one request's task waking another's,
+//! and neither runtime allows that: workerd refuses it ("Cannot perform I/O on behalf of a
+//! different request", then cancels the request as hung) and wit-bindgen's async runtime on
+//! Spin panics (`inter_task_wakeup_disabled`); both were seen as 500s under concurrent misses
+//! (scripts/bench-cache.sh). So concurrent misses for one key each go to the origin, and the
+//! first answer stored serves the rest. Collapsing them needs each waiter to poll on its own
+//! timer (a platform sleep), which is not built yet.
 
 use std::collections::HashMap;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::task::{Context, Poll, Waker};
 
 #[derive(Debug, Default)]
 struct Flight {
     done: bool,
-    waiters: Vec<Waker>,
 }
 
 /// Keys in flight on this instance.
@@ -62,33 +60,18 @@ impl Flights {
 impl Drop for Leader<'_> {
     fn drop(&mut self) {
         self.flights.map.lock().unwrap_or_else(PoisonError::into_inner).remove(&self.key);
-        let waiters = {
-            let mut f = self.flight.lock().unwrap_or_else(PoisonError::into_inner);
-            f.done = true;
-            std::mem::take(&mut f.waiters)
-        };
-        for w in waiters {
-            w.wake();
-        }
+        self.flight.lock().unwrap_or_else(PoisonError::into_inner).done = true;
     }
 }
 
-/// Resolves when the leader is done.
+/// Another request leads this key.
 #[derive(Debug)]
 pub struct Wait(Arc<Mutex<Flight>>);
 
-impl Future for Wait {
-    type Output = ();
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let mut f = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        if f.done {
-            return Poll::Ready(());
-        }
-        if !f.waiters.iter().any(|w| w.will_wake(cx.waker())) {
-            f.waiters.push(cx.waker().clone());
-        }
-        Poll::Pending
+impl Wait {
+    /// Whether the leader has finished.
+    pub fn is_done(&self) -> bool {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).done
     }
 }
 
@@ -97,15 +80,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn one_leader_per_key_and_waiters_wake_when_it_ends() {
+    fn one_leader_per_key_and_the_key_is_free_when_it_ends() {
         let flights = Flights::default();
         let Joined::Lead(leader) = flights.join("k") else { panic!("first is the leader") };
-        let Joined::Wait(mut wait) = flights.join("k") else { panic!("second waits") };
+        let Joined::Wait(wait) = flights.join("k") else { panic!("second learns of it") };
         assert!(matches!(flights.join("other"), Joined::Lead(_)));
-        let mut cx = Context::from_waker(Waker::noop());
-        assert!(Pin::new(&mut wait).poll(&mut cx).is_pending());
+        assert!(!wait.is_done());
         drop(leader);
-        assert!(Pin::new(&mut wait).poll(&mut cx).is_ready());
+        assert!(wait.is_done());
         assert_eq!(flights.in_flight(), 0);
         assert!(matches!(flights.join("k"), Joined::Lead(_)), "the key is free again");
     }

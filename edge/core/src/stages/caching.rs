@@ -82,44 +82,33 @@ pub(crate) async fn lookup<P: Platform>(cx: &mut Ctx<'_, P>) -> Result<(), Stop<
         cx.cache = Some(pending);
         return Ok(());
     }
-    let mut waited = false;
-    loop {
-        if let Some(entry) = find(cx, &pending.key).await {
-            let view = policy::request_view(&Method::GET, "", &pending.client, &entry.headers, authenticated);
-            if !policy::vary_matches(&entry.semantics, &view, cx.now) {
-                pending.status = CacheStatus::forwarded(Fwd::VaryMiss);
-            } else if entry.is_fresh(cx.now) {
-                let mut status = CacheStatus::hit(entry.ttl_secs(cx.now));
-                status.collapsed = waited;
-                return Err(answer(&mut cx.ex, &method, &pending.client, &entry, status, cx.now));
-            } else if entry.staleness(cx.now) <= entry.stale_while_revalidate && !entry.stale_while_revalidate.is_zero() {
-                let status = CacheStatus { detail: Some("stale-while-revalidate"), ..CacheStatus::hit(entry.ttl_secs(cx.now)) };
-                cx.ex.background = Some(Box::pin(refresh(
-                    cx.edge,
-                    cx.platform,
-                    background_request(cx),
-                    cx.identity.clone(),
-                    pending.key.clone(),
-                    entry.clone(),
-                )));
-                return Err(answer(&mut cx.ex, &method, &pending.client, &entry, status, cx.now));
-            } else {
-                pending.status = CacheStatus::forwarded(Fwd::Stale);
-                pending.stale = Some(entry);
-            }
+    if let Some(entry) = find(cx, &pending.key).await {
+        let view = policy::request_view(&Method::GET, "", &pending.client, &entry.headers, authenticated);
+        if !policy::vary_matches(&entry.semantics, &view, cx.now) {
+            pending.status = CacheStatus::forwarded(Fwd::VaryMiss);
+        } else if entry.is_fresh(cx.now) {
+            let status = CacheStatus::hit(entry.ttl_secs(cx.now));
+            return Err(answer(&mut cx.ex, &method, &pending.client, &entry, status, cx.now));
+        } else if entry.staleness(cx.now) <= entry.stale_while_revalidate && !entry.stale_while_revalidate.is_zero() {
+            let status = CacheStatus { detail: Some("stale-while-revalidate"), ..CacheStatus::hit(entry.ttl_secs(cx.now)) };
+            cx.ex.background = Some(Box::pin(refresh(
+                cx.edge,
+                cx.platform,
+                background_request(cx),
+                cx.identity.clone(),
+                pending.key.clone(),
+                entry.clone(),
+            )));
+            return Err(answer(&mut cx.ex, &method, &pending.client, &entry, status, cx.now));
+        } else {
+            pending.status = CacheStatus::forwarded(Fwd::Stale);
+            pending.stale = Some(entry);
         }
-        match cx.edge.flights.join(pending.key.hash()) {
-            Joined::Lead(leader) => {
-                pending._leader = Some(leader);
-                break;
-            }
-            Joined::Wait(wait) if !waited => {
-                wait.await;
-                waited = true;
-                pending.status.collapsed = true;
-            }
-            Joined::Wait(_) => break,
-        }
+    }
+    // One request per key leads (it alone runs a background refresh); the others do not wait
+    // for it: the runtimes forbid one request's task from waking another's (see flight.rs).
+    if let Joined::Lead(leader) = cx.edge.flights.join(pending.key.hash()) {
+        pending._leader = Some(leader);
     }
     rewrite_for_cache(&mut cx.req, pending.stale.as_deref());
     cx.cache = Some(pending);
