@@ -185,12 +185,17 @@ export async function sha256Hex(body) {
 export function postWith(url, headers, write) {
   return new Promise((resolve, reject) => {
     const u = new URL(url);
-    const req = http.request({ host: u.hostname, port: u.port, path: u.pathname, method: 'POST', headers }, (res) => {
+    // A connection of its own (agent: false), closed after the answer: a request whose body was
+    // cut short must not leave a half-written socket in the shared keep-alive pool.
+    const req = http.request({ host: u.hostname, port: u.port, path: u.pathname, method: 'POST', headers, agent: false }, (res) => {
       const chunks = [];
       res.on('data', (c) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode, json: JSON.parse(Buffer.concat(chunks).toString() || 'null') }));
+      res.on('end', () => {
+        resolve({ status: res.statusCode, json: JSON.parse(Buffer.concat(chunks).toString() || 'null') });
+        req.destroy();
+      });
     });
-    req.on('error', reject);
+    req.on('error', (e) => (req.destroyed ? undefined : reject(e)));
     write(req);
   });
 }
