@@ -5,7 +5,7 @@ Side by side, in ROUNDS interleaved rounds of wrk (2 threads, 2 connections, DUR
 1. a trivial origin alone (node, answers at once: tests/bench/trivial-origin.mjs);
 2. the bare pass-through component (host/testapp with `pass_origin`) under the host: the floor,
    what any component in front of that origin costs under this host;
-3. the Spin edge under the host, GET /api/stats/daily (an open API route: routing, path
+3. the Spin edge under the host, GET /api/bench/echo (an open, uncached API route: routing, path
    normalisation, SigV4 signing, the access log line) in front of the same origin;
 4. the same edge under `wasmtime serve` 49 (built with --no-default-features: settings from the
    environment, since wasmtime serve has no Spin variables).
@@ -89,7 +89,9 @@ def main():
         procs.append(wt)
         wait_http(f"http://127.0.0.1:{wt_port}/health", wt)
 
-        path = "/api/stats/daily?from=2026-11-01&to=2026-11-30"
+        # An open, uncached API route (the shipped config caches /api/stats/daily: a hit would not
+        # measure the edge in front of the origin).
+        path = "/api/bench/echo?from=2026-11-01&to=2026-11-30"
         cases = {
             "trivial origin alone": f"{origin_url}{path}",
             "pass-through component, host (floor)": f"http://127.0.0.1:{host_port}/pass{path}",
