@@ -17,6 +17,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { edgeIsolates } from '../tests/blackbox/stack.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const { Miniflare } = createRequire(path.join(ROOT, 'tests/package.json'))('miniflare');
@@ -136,21 +137,9 @@ async function main() {
 
   // Two Workers isolates sharing one Durable Object namespace.
   const build = path.join(ROOT, 'target/bench/workers-ratelimit');
-  const worker = (name, durableObjects) => ({
-    name,
-    modules: true,
-    scriptPath: path.join(build, 'index.js'),
-    modulesRoot: build,
-    modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'] }],
-    compatibilityDate: '2025-09-01',
-    bindings: { VERGE_ORIGIN_URL: originUrl, VERGE_ORIGIN_ACCESS_KEY_ID: 'AKIDBENCHEDGE', VERGE_ORIGIN_SECRET_ACCESS_KEY: secret },
-    durableObjects,
-  });
+  const bindings = { VERGE_ORIGIN_URL: originUrl, VERGE_ORIGIN_ACCESS_KEY_ID: 'AKIDBENCHEDGE', VERGE_ORIGIN_SECRET_ACCESS_KEY: secret };
   const mf = new Miniflare({
-    workers: [
-      worker('edge', { VERGE_RATE_LIMITER: { className: 'RateLimiter', useSQLite: true } }),
-      worker('edge2', { VERGE_RATE_LIMITER: { className: 'RateLimiter', scriptName: 'edge', useSQLite: true } }),
-    ],
+    workers: edgeIsolates(build, bindings),
     host: '127.0.0.1',
     port: 0,
     // The edge's access log is one console line per request: not part of the figures.

@@ -196,12 +196,7 @@ impl ComponentHandler {
             wasi: wasi.build(),
             http: WasiHttpCtx::new(),
             outbound: Outbound { component: Arc::clone(&self.component), app: self.app.clone() },
-            spin: SpinCtx {
-                component: Arc::clone(&self.component),
-                kv: self.kv.clone(),
-                redis: Arc::clone(&self.redis),
-                outbound: Arc::clone(&self.component),
-            },
+            spin: SpinCtx { component: Arc::clone(&self.component), kv: self.kv.clone(), redis: Arc::clone(&self.redis) },
             limits: StoreLimitsBuilder::new().memory_size(settings.max_memory_bytes).build(),
         };
         let mut store = Store::new(&self.engine, host);

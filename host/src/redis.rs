@@ -92,7 +92,7 @@ impl<T> wit::HostConnectionWithStore<T> for Spin {
     async fn open(accessor: &Accessor<T, Self>, address: String) -> wasmtime::Result<Result<Resource<OpenConnection>, Error>> {
         let (allowed, pool) = accessor.with(|mut access| {
             let view = access.get();
-            (crate::outbound::redis_allowed(&view.ctx.outbound, &address), Arc::clone(&view.ctx.redis))
+            (crate::outbound::redis_allowed(&view.ctx.component, &address), Arc::clone(&view.ctx.redis))
         });
         if !allowed {
             eprintln!(

@@ -19,7 +19,6 @@ pub struct SpinCtx {
     pub component: Arc<Component>,
     pub kv: KvAccess,
     pub redis: Arc<RedisPool>,
-    pub outbound: Arc<Component>,
 }
 
 /// A store's data.

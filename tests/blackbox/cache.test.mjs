@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { Miniflare } from 'miniflare';
-import { ROOT, raw, startStack } from './stack.mjs';
+import { ROOT, edgeIsolates, raw, startStack } from './stack.mjs';
 import { startTestOrigin } from '../cache/origin.mjs';
 
 let env;
@@ -26,21 +26,8 @@ const stops = [];
 /** The Workers build as two isolates (edge, edge2) of one miniflare, as tests/blackbox/stack.mjs starts it. */
 async function startWorkers(bindings) {
   const build = path.join(ROOT, 'edge/workers/build');
-  const worker = (name, durableObjects) => ({
-    name,
-    modules: true,
-    scriptPath: path.join(build, 'index.js'),
-    modulesRoot: build,
-    modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'] }],
-    compatibilityDate: '2025-09-01',
-    bindings,
-    durableObjects,
-  });
   const mf = new Miniflare({
-    workers: [
-      worker('edge', { VERGE_RATE_LIMITER: { className: 'RateLimiter', useSQLite: true } }),
-      worker('edge2', { VERGE_RATE_LIMITER: { className: 'RateLimiter', scriptName: 'edge', useSQLite: true } }),
-    ],
+    workers: edgeIsolates(build, bindings),
     host: '127.0.0.1',
     port: 0,
     handleRuntimeStdio: (stdout, stderr) => {

@@ -17,7 +17,7 @@ import crypto from 'node:crypto';
 import http from 'node:http';
 import path from 'node:path';
 import { Miniflare } from 'miniflare';
-import { ROOT, startStack } from './stack.mjs';
+import { ROOT, edgeWorker, startStack } from './stack.mjs';
 
 let env;
 before(async () => {
@@ -359,15 +359,8 @@ describe('the store goes down', () => {
         }
       }
       export default { fetch: () => new Response('') };`;
-    const edge = (name, doScript) => ({
-      name,
-      modules: true,
-      scriptPath: path.join(build, 'index.js'),
-      modulesRoot: build,
-      modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'] }],
-      compatibilityDate: '2025-09-01',
-      bindings: env.stack.edge_env_for_workers,
-      durableObjects: { VERGE_RATE_LIMITER: { className: 'RateLimiter', scriptName: doScript } },
+    const edge = (name, doScript) => edgeWorker(name, build, env.stack.edge_env_for_workers, {
+      VERGE_RATE_LIMITER: { className: 'RateLimiter', scriptName: doScript },
     });
     const broken = (name, mode) => ({
       name,

@@ -43,23 +43,8 @@ export async function startStack({ secondEdge = false } = {}) {
   const stack = JSON.parse(line);
   const workersLog = [];
   const build = path.join(ROOT, 'edge/workers/build');
-  // Two Workers isolates of the same script (edge, edge2) share one Durable Object namespace for
-  // global rate limits, as every isolate of a deployed Worker does (wrangler.toml declares it).
-  const edgeWorker = (name, durableObjects) => ({
-    name,
-    modules: true,
-    scriptPath: path.join(build, 'index.js'),
-    modulesRoot: build,
-    modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'] }],
-    compatibilityDate: '2025-09-01',
-    bindings: stack.edge_env_for_workers,
-    durableObjects,
-  });
   const mf = new Miniflare({
-    workers: [
-      edgeWorker('edge', { VERGE_RATE_LIMITER: { className: 'RateLimiter', useSQLite: true } }),
-      edgeWorker('edge2', { VERGE_RATE_LIMITER: { className: 'RateLimiter', scriptName: 'edge', useSQLite: true } }),
-    ],
+    workers: edgeIsolates(build, stack.edge_env_for_workers),
     host: '127.0.0.1',
     port: 0,
     handleRuntimeStdio: (stdout, stderr) => {
@@ -176,6 +161,34 @@ export async function sha256Hex(body) {
   const h = new Sha256();
   h.update(body);
   return Buffer.from(await h.digest()).toString('hex');
+}
+
+/**
+ * Miniflare options for one isolate of the Workers edge built in `build`, with `bindings` and
+ * `durableObjects` (the one place that says how the edge's bundle is loaded).
+ */
+export function edgeWorker(name, build, bindings, durableObjects) {
+  return {
+    name,
+    modules: true,
+    scriptPath: path.join(build, 'index.js'),
+    modulesRoot: build,
+    modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'] }],
+    compatibilityDate: '2025-09-01',
+    bindings,
+    durableObjects,
+  };
+}
+
+/**
+ * Two isolates of the same edge script ('edge', 'edge2') sharing one Durable Object namespace for
+ * global rate limits, as every isolate of a deployed Worker does (wrangler.toml declares it).
+ */
+export function edgeIsolates(build, bindings) {
+  return [
+    edgeWorker('edge', build, bindings, { VERGE_RATE_LIMITER: { className: 'RateLimiter', useSQLite: true } }),
+    edgeWorker('edge2', build, bindings, { VERGE_RATE_LIMITER: { className: 'RateLimiter', scriptName: 'edge', useSQLite: true } }),
+  ];
 }
 
 /**

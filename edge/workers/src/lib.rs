@@ -237,7 +237,7 @@ fn path_and_query(url: &str) -> &str {
     url[after_scheme..].find('/').map_or("/", |i| &url[after_scheme + i..])
 }
 
-async fn to_http(req: &web_sys::Request) -> Result<http::Request<Bytes>, JsValue> {
+fn to_http(req: &web_sys::Request) -> Result<http::Request<Bytes>, JsValue> {
     let head = request_head(req);
     let (method, rest) = head.split_once('\n').ok_or("request head")?;
     let (url, lines) = rest.split_once('\n').ok_or("request head")?;
@@ -288,7 +288,7 @@ fn from_http(resp: http::Response<Body<OriginBody>>) -> Result<web_sys::Response
 #[event(fetch)]
 async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> worker::Result<web_sys::Response> {
     ratelimit_do::bind(&env);
-    let mut head = match to_http(&req).await {
+    let mut head = match to_http(&req) {
         Ok(r) => r,
         // A request workerd accepted but `http` does not (rare).
         Err(e) => {

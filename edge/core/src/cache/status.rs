@@ -39,7 +39,6 @@ pub struct CacheStatus {
     pub fwd_status: Option<u16>,
     pub ttl: Option<i64>,
     pub stored: bool,
-    pub collapsed: bool,
     pub detail: Option<&'static str>,
 }
 
@@ -68,9 +67,6 @@ impl CacheStatus {
         }
         if self.stored {
             s.push_str("; stored");
-        }
-        if self.collapsed {
-            s.push_str("; collapsed");
         }
         if let Some(d) = self.detail {
             let _ = write!(s, "; detail={d}");
