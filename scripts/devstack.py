@@ -258,6 +258,9 @@ class Stack:
         if logs:
             # Each component's stdout and stderr in its own file, as `spin up --log-dir` writes them.
             args += ["--log-dir", str(Path(logs) / name)]
+            # One JSON line per dropped instance with its peak linear memory (tests/blackbox: bodies
+            # stream through the edge without growing it).
+            args += ["--instance-memory-log", str(Path(logs) / name / "instance-memory.jsonl")]
         env = {f"SPIN_VARIABLE_{k.upper()}": v for k, v in variables.items()}
         p = self._spawn(args, env=env, name=name)
         wait_http(f"http://127.0.0.1:{port}/health", p)

@@ -32,7 +32,7 @@ use crate::kv::{KvAccess, KvBackend, DEFAULT_LABEL};
 use crate::logs::LogSink;
 use crate::outbound::{HttpClient, Outbound};
 use crate::redis::RedisPool;
-use crate::state::{Host, SpinCtx};
+use crate::state::{Host, Limits, SpinCtx};
 
 /// Host settings that are not in the manifest (command-line flags).
 #[derive(Debug, Clone)]
@@ -47,6 +47,8 @@ pub struct Settings {
     /// Request bodies larger than this are refused with 413.
     pub max_request_body_bytes: u64,
     pub log_dir: Option<PathBuf>,
+    /// Where each dropped instance's peak linear memory is appended, one JSON line per instance.
+    pub instance_memory_log: Option<PathBuf>,
     /// Where the `default` key-value store's SQLite file lives (Spin: `.spin` beside the manifest).
     pub state_dir: PathBuf,
 }
@@ -197,7 +199,7 @@ impl ComponentHandler {
             http: WasiHttpCtx::new(),
             outbound: Outbound { component: Arc::clone(&self.component), app: self.app.clone() },
             spin: SpinCtx { component: Arc::clone(&self.component), kv: self.kv.clone(), redis: Arc::clone(&self.redis) },
-            limits: StoreLimitsBuilder::new().memory_size(settings.max_memory_bytes).build(),
+            limits: Limits { inner: StoreLimitsBuilder::new().memory_size(settings.max_memory_bytes).build(), peak_memory_bytes: 0 },
         };
         let mut store = Store::new(&self.engine, host);
         store.limiter(|h| &mut h.limits);
@@ -231,6 +233,7 @@ impl HandlerState for ComponentHandler {
                 max_reuse: settings.max_instance_reuse_count,
                 max_concurrent: settings.max_instance_concurrent_reuse_count,
                 request_timeout,
+                memory_log: settings.instance_memory_log.clone(),
             },
         })
     }
@@ -265,6 +268,7 @@ pub struct Worker {
     max_reuse: usize,
     max_concurrent: usize,
     request_timeout: Duration,
+    memory_log: Option<PathBuf>,
 }
 
 impl WorkerState for Worker {
@@ -293,6 +297,22 @@ impl WorkerState for Worker {
     fn drop(&self, store: Store<Host>, result: wasmtime::Result<()>) {
         if let Err(e) = result {
             eprintln!("component '{}' instance {} failed and was dropped: {e:#}", self.component, self.id);
+        }
+        if let Some(path) = &self.memory_log {
+            // Component ids are letters, digits and '-' (the manifest checks), so Debug quoting is JSON.
+            let line = format!(
+                "{{\"component\":{:?},\"instance\":{},\"peak_linear_memory_bytes\":{}}}",
+                self.component,
+                self.id,
+                store.data().limits.peak_memory_bytes
+            );
+            let appended = std::fs::OpenOptions::new().create(true).append(true).open(path).and_then(|mut f| {
+                use std::io::Write;
+                writeln!(f, "{line}")
+            });
+            if let Err(e) = appended {
+                eprintln!("instance memory log {}: {e}", path.display());
+            }
         }
         drop(store);
     }

@@ -75,6 +75,10 @@ enum Command {
         /// Request bodies over this many bytes are refused with 413.
         #[arg(long, default_value_t = 10 * 1024 * 1024)]
         max_request_body_bytes: u64,
+        /// Append one JSON line per dropped instance to FILE: component, instance number and
+        /// the peak linear memory it grew to (for memory benchmarks).
+        #[arg(long, value_name = "FILE")]
+        instance_memory_log: Option<PathBuf>,
     },
     /// Load and validate the manifest and compile and link every component, then exit.
     Check {
@@ -137,6 +141,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 max_memory_bytes: 256 * 1024 * 1024,
                 max_request_body_bytes: 0,
                 log_dir: None,
+                instance_memory_log: None,
                 state_dir: dir.clone(),
             };
             let n = app.components.len();
@@ -157,6 +162,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             request_timeout,
             max_memory_mib,
             max_request_body_bytes,
+            instance_memory_log,
         } => {
             let app = load(&manifest)?;
             let base = manifest.manifest.parent().map(PathBuf::from).unwrap_or_default();
@@ -168,6 +174,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 max_memory_bytes: max_memory_mib.saturating_mul(1024 * 1024),
                 max_request_body_bytes,
                 log_dir,
+                instance_memory_log,
                 state_dir: state_dir.unwrap_or_else(|| base.join(".spin")),
             };
             let routes: Vec<String> =

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use verge_spin_manifest::Component;
 use wasmtime::component::ResourceTable;
-use wasmtime::StoreLimits;
+use wasmtime::{ResourceLimiter, StoreLimits};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
@@ -28,7 +28,46 @@ pub struct Host {
     pub http: WasiHttpCtx,
     pub outbound: Outbound,
     pub spin: SpinCtx,
-    pub limits: StoreLimits,
+    pub limits: Limits,
+}
+
+/// The store's limits (`--max-memory-mib`), remembering the largest linear memory the instance
+/// grew to, for `--instance-memory-log`.
+pub struct Limits {
+    pub inner: StoreLimits,
+    pub peak_memory_bytes: usize,
+}
+
+impl ResourceLimiter for Limits {
+    fn memory_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+        let allowed = self.inner.memory_growing(current, desired, maximum)?;
+        self.peak_memory_bytes = self.peak_memory_bytes.max(if allowed { desired } else { current });
+        Ok(allowed)
+    }
+
+    fn memory_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.inner.memory_grow_failed(error)
+    }
+
+    fn table_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+        self.inner.table_growing(current, desired, maximum)
+    }
+
+    fn table_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.inner.table_grow_failed(error)
+    }
+
+    fn instances(&self) -> usize {
+        self.inner.instances()
+    }
+
+    fn tables(&self) -> usize {
+        self.inner.tables()
+    }
+
+    fn memories(&self) -> usize {
+        self.inner.memories()
+    }
 }
 
 impl Host {

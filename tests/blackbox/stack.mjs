@@ -17,7 +17,7 @@ import { startIssuer } from './issuer.mjs';
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 /**
- * Starts everything; returns { stack, edges: { spin, workers }, workers2, issuer, stop, accessLog }.
+ * Starts everything; returns { stack, edges: { spin, workers }, workers2, issuer, stop, accessLog, logDir }.
  * `secondEdge`: a second Spin host on the same Redis (`stack.edge2`), for limits shared by instances.
  */
 export async function startStack({ secondEdge = false } = {}) {
@@ -76,7 +76,7 @@ export async function startStack({ secondEdge = false } = {}) {
     }
     throw new Error(`no ${runtime} access log line for ${requestId}`);
   };
-  return { stack, edges: { spin: stack.edge, workers: workersUrl }, workers2, issuer, stop, accessLog };
+  return { stack, edges: { spin: stack.edge, workers: workersUrl }, workers2, issuer, stop, accessLog, logDir };
 }
 
 /**
@@ -155,6 +155,29 @@ export async function dynamo(stack, op, payload) {
   const r = await raw(stack.moto, 'POST', '/', { headers: signed.headers, body });
   if (r.status !== 200) throw new Error(`${op}: ${r.status} ${r.text}`);
   return r.json;
+}
+
+/**
+ * Puts an object into the stack's private bucket on moto with the deployer's key (payload
+ * unsigned, so a large body is not hashed in JS first).
+ */
+export async function s3Put(stack, key, body, headers = {}) {
+  const [accessKeyId, secretAccessKey] = stack.keys['verge-deployer'];
+  const signer = new SignatureV4({ service: 's3', region: stack.region, credentials: { accessKeyId, secretAccessKey }, sha256: Sha256, uriEscapePath: false });
+  const u = new URL(stack.moto);
+  const p = `/${stack.bucket}/${key}`;
+  const signed = await signer.sign({
+    method: 'PUT', protocol: u.protocol, hostname: u.hostname, port: Number(u.port), path: p,
+    headers: { host: u.host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', 'content-length': String(body.length), ...headers },
+  });
+  const r = await raw(stack.moto, 'PUT', p, { headers: signed.headers, body });
+  if (r.status !== 200) throw new Error(`s3 put ${key}: ${r.status} ${r.text}`);
+}
+
+/** The Spin host's instance memory log for `name` ("app": the edge with its origin), as records. */
+export function instanceMemory(logDir, name = 'app') {
+  const file = path.join(logDir, name, 'instance-memory.jsonl');
+  return fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)) : [];
 }
 
 export async function sha256Hex(body) {

@@ -1,4 +1,5 @@
-//! Outbound HTTP over `wasi:http@0.3` with whole bodies, shared by the edge and origin components.
+//! Outbound HTTP over `wasi:http@0.3`, shared by the edge and origin components: whole bodies
+//! ([`send`]) or bodies left in the host to relay to the client ([`forward`]).
 //!
 //! Why not `spin_sdk::http::send`: it converts the request with `http_into_wasi_request`, which
 //! drops the request's transmit-result future at once. Under wasmtime 49 that future also keeps
@@ -12,8 +13,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use spin_sdk::wasip3::http::client;
-use spin_sdk::wasip3::http::types::{ErrorCode, Fields, Method, Request, RequestOptions, Response, Scheme};
-use spin_sdk::wasip3::wit_bindgen::StreamResult;
+use spin_sdk::wasip3::http::types::{ErrorCode, Fields, Method, Request, RequestOptions, Response, Scheme, Trailers};
+use spin_sdk::wasip3::wit_bindgen::{FutureReader, FutureWriter, StreamReader, StreamResult};
 use spin_sdk::wasip3::{wit_future, wit_stream};
 
 /// Sends `req` (absolute URI) and returns the whole response.
@@ -23,6 +24,16 @@ use spin_sdk::wasip3::{wit_future, wit_stream};
 /// # Errors
 /// The host's [`ErrorCode`] (connection refused, timeouts, DNS, ...).
 pub async fn send(req: http::Request<Bytes>, timeout: Option<Duration>) -> Result<http::Response<Bytes>, ErrorCode> {
+    let (parts, body) = forward(req, timeout).await?.into_parts();
+    Ok(http::Response::from_parts(parts, body.read().await?))
+}
+
+/// Sends `req` like [`send`], but leaves the response body in the host: an [`IncomingBody`] to
+/// relay to the client as it arrives ([`IncomingBody::relay`]) or read whole.
+///
+/// # Errors
+/// As [`send`], for the response head.
+pub async fn forward(req: http::Request<Bytes>, timeout: Option<Duration>) -> Result<http::Response<IncomingBody>, ErrorCode> {
     let (parts, body) = req.into_parts();
     let mut entries: Vec<(String, Vec<u8>)> = parts
         .headers
@@ -71,31 +82,83 @@ pub async fn send(req: http::Request<Bytes>, timeout: Option<Duration>) -> Resul
     });
 
     let resp = client::send(wreq).await?;
-    let out = read_response(resp).await;
-    // Only now may the host wind the connection down.
-    drop(transmit);
-    out
-}
-
-async fn read_response(resp: Response) -> Result<http::Response<Bytes>, ErrorCode> {
     let mut builder = http::Response::builder().status(resp.get_status_code());
     for (k, v) in resp.get_headers().copy_all() {
         builder = builder.header(k, v);
     }
-    let (done_tx, done_rx) = wit_future::new(|| Ok(()));
-    let (mut stream, trailers) = Response::consume_body(resp, done_rx);
-    let mut body = Vec::new();
-    loop {
-        let (result, chunk) = stream.read(Vec::with_capacity(16 * 1024)).await;
-        body.extend_from_slice(&chunk);
-        match result {
-            StreamResult::Complete(_) => {}
-            StreamResult::Dropped | StreamResult::Cancelled => break,
-        }
+    let (done, done_rx) = wit_future::new(|| Ok(()));
+    let (stream, trailers) = Response::consume_body(resp, done_rx);
+    let body = IncomingBody { stream, trailers, transmit, done };
+    builder.body(body).map_err(|e| ErrorCode::InternalError(Some(e.to_string())))
+}
+
+/// A response body still in the host, with what keeps its connection going: the request's
+/// transmit future (dropping it early loses late body bytes, see the module docs) and the
+/// body's completion signal. Relayed, its bytes go from host to host and never enter the
+/// component's memory; read, it is read to its end.
+pub struct IncomingBody {
+    stream: StreamReader<u8>,
+    trailers: FutureReader<Result<Option<Trailers>, ErrorCode>>,
+    transmit: FutureReader<Result<(), ErrorCode>>,
+    done: FutureWriter<Result<(), ErrorCode>>,
+}
+
+impl std::fmt::Debug for IncomingBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("IncomingBody")
     }
-    trailers.await?;
-    drop(done_tx);
-    builder.body(Bytes::from(body)).map_err(|e| ErrorCode::InternalError(Some(e.to_string())))
+}
+
+impl IncomingBody {
+    /// Reads the body to its end.
+    ///
+    /// # Errors
+    /// The host's [`ErrorCode`] when the body fails mid-way.
+    pub async fn read(self) -> Result<Bytes, ErrorCode> {
+        let IncomingBody { mut stream, trailers, transmit, done } = self;
+        let mut body = Vec::new();
+        loop {
+            let (result, chunk) = stream.read(Vec::with_capacity(16 * 1024)).await;
+            body.extend_from_slice(&chunk);
+            match result {
+                StreamResult::Complete(_) => {}
+                StreamResult::Dropped | StreamResult::Cancelled => break,
+            }
+        }
+        trailers.await?;
+        drop(done);
+        // Only now may the host wind the connection down.
+        drop(transmit);
+        Ok(Bytes::from(body))
+    }
+
+    /// The client's response: `head`'s status and headers with this body as its contents,
+    /// handed to the host as the stream it is. A task keeps the upstream connection's futures
+    /// until the host has sent the whole body on (or the client went away).
+    ///
+    /// # Errors
+    /// A header the host refuses.
+    pub fn relay(self, head: &http::response::Parts) -> Result<Response, ErrorCode> {
+        let IncomingBody { stream, trailers, transmit, done } = self;
+        let headers = fields(&head.headers)?;
+        let (resp, sent) = Response::new(headers, Some(stream), trailers);
+        resp.set_status_code(head.status.as_u16()).map_err(|()| ErrorCode::InternalError(Some("invalid status".into())))?;
+        spin_sdk::wasip3::spawn(async move {
+            let outcome = sent.await;
+            let _ = done.write(outcome).await;
+            drop(transmit);
+        });
+        Ok(resp)
+    }
+}
+
+/// A header map as wasi:http fields.
+///
+/// # Errors
+/// A name or value the host refuses.
+pub fn fields(headers: &http::HeaderMap) -> Result<Fields, ErrorCode> {
+    let entries: Vec<(String, Vec<u8>)> = headers.iter().map(|(k, v)| (k.as_str().to_owned(), v.as_bytes().to_vec())).collect();
+    Fields::from_list(&entries).map_err(|e| ErrorCode::InternalError(Some(format!("headers: {e:?}"))))
 }
 
 fn method(m: &http::Method) -> Method {

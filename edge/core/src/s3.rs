@@ -18,8 +18,10 @@ const FORWARDED: [HeaderName; 5] =
     [header::IF_NONE_MATCH, header::IF_MODIFIED_SINCE, header::IF_MATCH, header::IF_UNMODIFIED_SINCE, header::RANGE];
 
 /// Object metadata passed back to the browser; everything else S3 sends (`x-amz-*`, `server`)
-/// stays at the edge.
-const RETURNED: [HeaderName; 10] = [
+/// stays at the edge. `Content-Length` too: without it the cache could not tell an object too
+/// large to keep before reading it, and read a 50 MB object whole into the instance.
+const RETURNED: [HeaderName; 11] = [
+    header::CONTENT_LENGTH,
     header::CONTENT_TYPE,
     header::ETAG,
     header::LAST_MODIFIED,

@@ -1,7 +1,9 @@
 //! The Verge edge as a Spin component (`wasi:http/handler@0.3.0`, built for `wasm32-wasip2`).
 //!
-//! A thin adapter: it reads the body, implements the core's [`Platform`] with the wall clock,
-//! 16 random bytes per request, `wasi:http` outbound requests and (feature `key-value`, on by
+//! A thin adapter: it reads the request body (capped), implements the core's [`Platform`] with
+//! the wall clock, 16 random bytes per request, `wasi:http` outbound requests (an origin's or the
+//! bucket's response body is relayed to the client as the host's stream, never read into the
+//! component, unless the cache keeps it) and (feature `key-value`, on by
 //! default) Spin's key-value store as the cache's shared tier, and prints the access log line
 //! to stdout.
 //! Environment variables come from Spin's `environment` (or `wasmtime serve --env`); this
@@ -13,9 +15,9 @@ use std::time::SystemTime;
 use bytes::Bytes;
 use spin_sdk::http::{FullBody, IntoResponse, Request};
 use spin_sdk::http_service;
-use spin_sdk::wasip3::http::types::ErrorCode;
+use spin_sdk::wasip3::http::types::{ErrorCode, Response};
 use verge_edge::config::Reference;
-use verge_edge::{BodyRefused, BootError, Edge, OriginTimeout, Platform, UpstreamError};
+use verge_edge::{Body, BodyRefused, BootError, Edge, OriginTimeout, Platform, UpstreamError};
 
 const CONFIG: &str = include_str!(env!("VERGE_EDGE_CONFIG_PATH"));
 
@@ -29,9 +31,9 @@ async fn boot() -> Result<Edge, BootError> {
     Ok(Edge::new(config, &|r: &Reference| values.get(r.name()).cloned())?)
 }
 
-/// What a request may use of the component's host. Responses are read whole:
-/// `verge_wasi::send` reads the body inside the call (see there why). Signatures are checked in
-/// Rust (the default). The cache's shared tier is the key-value store labelled `default`.
+/// What a request may use of the component's host. A forwarded response's body stays in the host
+/// (`verge_wasi::IncomingBody`) and goes to the client as a stream; what the edge reads itself
+/// (`send`, `read`) is read whole. Signatures are checked in Rust (the default). The cache's shared tier is the key-value store labelled `default`.
 struct Spin {
     #[cfg(feature = "key-value")]
     kv: Option<kv::Kv>,
@@ -138,7 +140,7 @@ mod kv {
 }
 
 impl Platform for Spin {
-    type Body = Bytes;
+    type Body = verge_wasi::IncomingBody;
 
     fn now(&self) -> SystemTime {
         #[allow(clippy::disallowed_methods)] // the adapter owns the clock
@@ -154,12 +156,13 @@ impl Platform for Spin {
         verge_wasi::send(req, timeout).await.map_err(classify)
     }
 
-    async fn forward(&self, req: http::Request<Bytes>) -> Result<http::Response<Bytes>, UpstreamError> {
-        self.send(req).await
+    async fn forward(&self, req: http::Request<Bytes>) -> Result<http::Response<Self::Body>, UpstreamError> {
+        let timeout = req.extensions().get::<OriginTimeout>().map(|t| t.0);
+        verge_wasi::forward(req, timeout).await.map_err(classify)
     }
 
-    async fn read(&self, body: Bytes) -> Result<Bytes, UpstreamError> {
-        Ok(body)
+    async fn read(&self, body: Self::Body) -> Result<Bytes, UpstreamError> {
+        body.read().await.map_err(classify)
     }
 
     #[cfg(feature = "key-value")]
@@ -188,7 +191,7 @@ fn classify(e: ErrorCode) -> UpstreamError {
 }
 
 #[http_service]
-async fn handle(req: Request) -> impl IntoResponse {
+async fn handle(req: Request) -> Result<Response, ErrorCode> {
     let (parts, body) = req.into_parts();
     if EDGE.get().is_none() {
         let booted = boot().await;
@@ -224,5 +227,8 @@ async fn handle(req: Request) -> impl IntoResponse {
     }
     println!("{}", handled.log.to_json());
     let (parts, body) = handled.response.into_parts();
-    http::Response::from_parts(parts, FullBody::new(body.into_bytes()))
+    match body {
+        Body::Full(bytes) => http::Response::from_parts(parts, FullBody::new(bytes)).into_response(),
+        Body::Origin(incoming) => incoming.relay(&parts),
+    }
 }
