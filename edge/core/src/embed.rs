@@ -10,6 +10,73 @@ pub const CONFIG_ENV: &str = "VERGE_EDGE_CONFIG";
 /// For `build.rs`: validates the config and exports its absolute path as
 /// `VERGE_EDGE_CONFIG_PATH` for `include_str!`. Exits the build with the errors otherwise.
 pub fn build_script(manifest_dir: &str) {
+    build_script_checked(manifest_dir, |_, _| Ok(()));
+}
+
+/// [`build_script`] for the Workers build: also refuses a `{ secret = "NAME" }` whose NAME is a
+/// plain variable in `wrangler_toml`'s `[vars]` (or an `[env.X.vars]`). Workers hands secrets
+/// and `[vars]` to the code alike, as strings on `env` (Cloudflare: "to your Worker, there is no
+/// difference between an environment variable and a secret"), so the worker cannot tell them
+/// apart at run time; the deployment config can, at build time.
+pub fn build_script_workers(manifest_dir: &str, wrangler_toml: &Path) {
+    println!("cargo:rerun-if-changed={}", wrangler_toml.display());
+    build_script_checked(manifest_dir, |config, _| {
+        let Ok(src) = std::fs::read_to_string(wrangler_toml) else { return Ok(()) };
+        secrets_declared_as_vars(config, &wrangler_toml.display().to_string(), &src)
+    });
+}
+
+/// Every `{ secret = "NAME" }` of `config` that `wrangler_src` declares as a plain variable, as
+/// one error message per name (`file:line:column` of the variable in wrangler.toml).
+///
+/// # Errors
+/// The messages, when there is any such name or wrangler.toml does not parse.
+pub fn secrets_declared_as_vars(config: &crate::EdgeConfig, wrangler_file: &str, wrangler_src: &str) -> Result<(), String> {
+    use toml::Spanned;
+    type Vars = std::collections::BTreeMap<Spanned<String>, toml::Value>;
+    #[derive(serde::Deserialize)]
+    struct Env {
+        vars: Option<Vars>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Wrangler {
+        vars: Option<Vars>,
+        env: Option<std::collections::BTreeMap<String, Env>>,
+    }
+    let w: Wrangler = toml::from_str(wrangler_src).map_err(|e| format!("{wrangler_file}: error: {e}"))?;
+    let tables = w.vars.iter().map(|v| ("[vars]".to_owned(), v)).chain(
+        w.env.iter().flatten().filter_map(|(name, e)| e.vars.as_ref().map(|v| (format!("[env.{name}.vars]"), v))),
+    );
+    let secrets = config.secrets();
+    let mut errors = Vec::new();
+    for (table, vars) in tables {
+        for name in vars.keys() {
+            if secrets.contains(&name.get_ref().as_str()) {
+                let (line, col) = line_col(wrangler_src, name.span().start);
+                errors.push(format!(
+                    "{wrangler_file}:{line}:{col}: error: {} is declared in {table}, but the edge config reads it as a secret ({{ secret = \"{}\" }})\n  hint: remove it from {table} and set it with `wrangler secret put {}` (locally: .dev.vars); a plain variable is shown in the dashboard and in wrangler.toml",
+                    name.get_ref(),
+                    name.get_ref(),
+                    name.get_ref()
+                ));
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors.join("\n"))
+    }
+}
+
+fn line_col(src: &str, offset: usize) -> (usize, usize) {
+    let before = &src[..offset.min(src.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rfind('\n').map_or(before.len(), |i| before.len() - i - 1) + 1;
+    (line, col)
+}
+
+fn build_script_checked(manifest_dir: &str, extra: impl FnOnce(&crate::EdgeConfig, &Path) -> Result<(), String>) {
     println!("cargo:rerun-if-env-changed={CONFIG_ENV}");
     let default = Path::new(manifest_dir).join("../edge.toml");
     let path: PathBuf = std::env::var_os(CONFIG_ENV).map(PathBuf::from).unwrap_or(default);
@@ -22,10 +89,58 @@ pub fn build_script(manifest_dir: &str) {
             std::process::exit(1);
         }
     };
-    if let Err(errors) = crate::EdgeConfig::parse(&path.display().to_string(), &src) {
-        // Cargo shows a failing build script's stderr.
-        eprintln!("{errors}");
-        std::process::exit(1);
+    match crate::EdgeConfig::parse(&path.display().to_string(), &src) {
+        Err(errors) => {
+            // Cargo shows a failing build script's stderr.
+            eprintln!("{errors}");
+            std::process::exit(1);
+        }
+        Ok(config) => {
+            if let Err(e) = extra(&config, &path) {
+                eprintln!("{e}");
+                std::process::exit(1);
+            }
+        }
     }
     println!("cargo:rustc-env=VERGE_EDGE_CONFIG_PATH={}", path.display());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CONFIG: &str = r#"
+[origins.web]
+type = "s3"
+bucket = "site-bucket"
+region = "us-east-1"
+credentials = { access_key_id = { env = "KEY_ID" }, secret_access_key = { secret = "WEB_SECRET" } }
+
+[[behaviours]]
+path = "*"
+origin = "web"
+"#;
+
+    #[test]
+    fn a_secret_declared_as_a_wrangler_var_is_refused_with_its_position() {
+        let config = crate::EdgeConfig::parse("edge.toml", CONFIG).unwrap();
+        assert_eq!(config.secrets(), ["WEB_SECRET"]);
+        let wrangler = "name = \"x\"\n\n[vars]\nKEY_ID = \"AKIA\"\nWEB_SECRET = \"oops\"\n\n[env.staging.vars]\nWEB_SECRET = \"again\"\n";
+        let err = secrets_declared_as_vars(&config, "wrangler.toml", wrangler).unwrap_err();
+        assert!(err.contains("wrangler.toml:5:1: error: WEB_SECRET is declared in [vars]"), "{err}");
+        assert!(err.contains("wrangler.toml:8:1: error: WEB_SECRET is declared in [env.staging.vars]"), "{err}");
+        assert!(err.contains("wrangler secret put WEB_SECRET"), "{err}");
+        assert!(!err.contains("oops") && !err.contains("again"), "never the value: {err}");
+        // A plain variable for an `{ env = ... }` reference is what [vars] is for.
+        assert!(secrets_declared_as_vars(&config, "wrangler.toml", "[vars]\nKEY_ID = \"AKIA\"\n").is_ok());
+    }
+
+    #[test]
+    fn the_shipped_wrangler_toml_declares_no_secret_of_the_shipped_config() {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+        let config = crate::EdgeConfig::parse("edge.toml", &std::fs::read_to_string(format!("{root}/edge/edge.toml")).unwrap()).unwrap();
+        let wrangler = std::fs::read_to_string(format!("{root}/wrangler.toml")).unwrap();
+        assert!(config.secrets().contains(&"VERGE_SESSION_SECRET"), "{:?}", config.secrets());
+        secrets_declared_as_vars(&config, "wrangler.toml", &wrangler).unwrap();
+    }
 }

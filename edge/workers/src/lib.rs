@@ -6,7 +6,9 @@
 //! (`caches.default`) as the cache's shared tier; it writes the access log line with
 //! `console.log`.
 //! `{ env = "NAME" }` references read wrangler `[vars]`; `{ secret = "NAME" }` reads
-//! `wrangler secret` values.
+//! `wrangler secret` values. workerd gives the worker both as plain strings on `env`, so the
+//! distinction is made at build time: `build.rs` fails the build when a name the config reads
+//! as a secret is declared in wrangler.toml's `[vars]` (or an `[env.X.vars]`).
 //!
 //! Every crossing between wasm and JS costs time on a path that runs once per request, so the
 //! adapter uses a few JS helpers (`glue.js`) rather than `worker`'s wrappers (which read
@@ -300,7 +302,9 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> worker::Result<
     let lookup = |r: &Reference| -> Option<String> {
         match r {
             Reference::Env(n) => env.var(n).ok().map(|v| v.to_string()),
-            Reference::Secret(n) => env.secret(n).ok().map(|v| v.to_string()).or_else(|| env.var(n).ok().map(|v| v.to_string())),
+            // workerd hands secrets and [vars] over alike (strings on `env`); the build refuses a
+            // secret declared in wrangler.toml's [vars] (build.rs), so this is a secret binding.
+            Reference::Secret(n) => env.secret(n).ok().map(|v| v.to_string()),
         }
         .filter(|v| !v.is_empty())
     };

@@ -213,6 +213,33 @@ impl EdgeConfig {
         out
     }
 
+    /// The names the config reads as platform secrets (`{ secret = "NAME" }`), for adapters that
+    /// keep secrets apart from plain variables (the Workers build refuses one declared in
+    /// wrangler's `[vars]`, see [`crate::embed::secrets_declared_as_vars`]).
+    pub fn secrets(&self) -> Vec<&str> {
+        fn secret(r: &Reference) -> Option<&str> {
+            match r {
+                Reference::Secret(n) => Some(n.as_str()),
+                Reference::Env(_) => None,
+            }
+        }
+        let mut refs: Vec<&Reference> = Vec::new();
+        for o in &self.origins {
+            let c = &o.credentials;
+            refs.extend([&c.access_key_id, &c.secret_access_key]);
+            refs.extend(c.session_token.as_ref());
+        }
+        refs.extend(self.auth.jwt.iter().filter_map(|p| p.hs256_secret.as_ref()));
+        if let Some(o) = &self.auth.oidc {
+            refs.push(&o.session_secret);
+            refs.extend(o.client_secret.as_ref());
+        }
+        let mut out: Vec<&str> = refs.into_iter().filter_map(secret).collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
     /// Parses and validates a config file. `file` is only used in messages.
     ///
     /// # Errors
