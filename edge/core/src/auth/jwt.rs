@@ -174,6 +174,9 @@ pub enum JwtError {
     /// RFC 8725 3.12: an OpenID Connect ID token presented as a bearer credential.
     #[error("the token is an ID token, not an access token")]
     NotAnAccessToken,
+    /// RFC 8725 3.11: the header's `typ` is not the one the provider expects.
+    #[error("the token's type (typ) is not the one this service accepts")]
+    Type,
 }
 
 /// A token split and decoded, not yet trusted.
@@ -217,6 +220,26 @@ impl Parsed<'_> {
             return Err(JwtError::Algorithm);
         }
         Ok(alg)
+    }
+
+    /// Whether the header's `typ` is `expected` (RFC 8725 3.11): compared without case and
+    /// without an `application/` prefix (RFC 7515 4.1.9); an absent `typ` counts as `JWT`
+    /// (RFC 7519 5.1), so `expected = "JWT"` also admits tokens that say nothing.
+    pub fn check_typ(&self, expected: &str) -> Result<(), JwtError> {
+        let strip = |t: &str| -> String {
+            let t = t.trim().to_ascii_lowercase();
+            t.strip_prefix("application/").map(str::to_owned).unwrap_or(t)
+        };
+        let have = match &self.header["typ"] {
+            Value::Null => "jwt".to_owned(),
+            Value::String(t) => strip(t),
+            _ => return Err(JwtError::Type),
+        };
+        if have == strip(expected) {
+            Ok(())
+        } else {
+            Err(JwtError::Type)
+        }
     }
 
     pub fn kid(&self) -> Option<&str> {
@@ -265,12 +288,17 @@ impl Parsed<'_> {
 
 /// What the claims must satisfy.
 pub struct ClaimRules<'a> {
+    /// Compared exactly (no trailing-slash or case folding: RFC 8725 3.8, OIDC Core 3.1.3.7).
     pub issuer: &'a str,
+    /// What `aud` must name (one of).
     pub audiences: &'a [String],
+    /// For tokens without `aud` only: the clients whose `client_id` is accepted instead.
+    pub client_ids: &'a [String],
     pub skew_secs: u64,
 }
 
-/// Checks `iss`, `aud` (or `client_id`), `exp` (required), `nbf`, `iat`, with `skew` either way.
+/// Checks `iss`, `aud` (or, for a token without `aud`, `client_id` against `client_ids`), `exp`
+/// (required), `nbf`, `iat`, with `skew` either way.
 pub fn check_claims(payload: &Value, rules: &ClaimRules<'_>, now_secs: u64) -> Result<u64, JwtError> {
     let num = |k: &str| {
         payload.get(k).map(|v| v.as_f64().filter(|x| x.is_finite() && *x >= 0.0).map(|x| x as u64).ok_or(JwtError::Malformed)).transpose()
@@ -295,7 +323,8 @@ pub fn check_claims(payload: &Value, rules: &ClaimRules<'_>, now_secs: u64) -> R
     let aud_ok = match &payload["aud"] {
         Value::String(a) => rules.audiences.iter().any(|x| x == a),
         Value::Array(list) => list.iter().filter_map(Value::as_str).any(|a| rules.audiences.iter().any(|x| x == a)),
-        _ => payload["client_id"].as_str().is_some_and(|c| rules.audiences.iter().any(|x| x == c)),
+        Value::Null => payload["client_id"].as_str().is_some_and(|c| rules.client_ids.iter().any(|x| x == c)),
+        _ => false,
     };
     if !aud_ok {
         return Err(JwtError::Audience);

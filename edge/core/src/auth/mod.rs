@@ -201,8 +201,13 @@ pub(crate) fn resolve_oidc(
     providers.push(ResolvedProvider {
         cfg: JwtProvider {
             name: "oidc-login".into(),
-            issuer: issuer.trim_end_matches('/').to_owned(),
+            // Exactly as configured: ID tokens carry the issuer exactly (Auth0's ends in `/`).
+            issuer: issuer.clone(),
             audiences: vec![client_id.clone()],
+            client_ids: Vec::new(),
+            // An ID token is a plain JWT: a token typed as another kind (`at+jwt`, a logout
+            // token) is not accepted at the callback (RFC 8725 3.11).
+            typ: Some("JWT".into()),
             jwks_url: None,
             inline_jwks: None,
             hs256_secret: None,
@@ -219,7 +224,7 @@ pub(crate) fn resolve_oidc(
         static_keys: Vec::new(),
     });
     Ok(Some(oidc::ResolvedOidc {
-        issuer: issuer.trim_end_matches('/').to_owned(),
+        issuer,
         client_id,
         client_secret: o.client_secret.as_ref().map(get).transpose()?,
         scopes: o.scopes.clone(),
@@ -395,6 +400,9 @@ impl<U: Upstream, V: jwt::Verifier> Authenticator<'_, U, V> {
             return Err(AuthError::InvalidToken(JwtError::Issuer));
         }
         let alg = parsed.check_header(&p.cfg.algorithms).map_err(AuthError::InvalidToken)?;
+        if let Some(typ) = &p.cfg.typ {
+            parsed.check_typ(typ).map_err(AuthError::InvalidToken)?;
+        }
         let kid = parsed.kid().map(str::to_owned);
         let (keys, fetched_now) = self.keys(index, false).await?;
         let mut found = find_key(&keys, kid.as_deref(), alg, &p.static_keys);
@@ -416,7 +424,12 @@ impl<U: Upstream, V: jwt::Verifier> Authenticator<'_, U, V> {
             None => parsed.verify(alg, &jwk.key).map(|()| "rust").map_err(AuthError::InvalidToken)?,
         };
         lock(&self.state.stats).signatures_verified += 1;
-        let rules = jwt::ClaimRules { issuer: &p.cfg.issuer, audiences: &p.cfg.audiences, skew_secs: p.cfg.clock_skew.as_secs() };
+        let rules = jwt::ClaimRules {
+            issuer: &p.cfg.issuer,
+            audiences: &p.cfg.audiences,
+            client_ids: &p.cfg.client_ids,
+            skew_secs: p.cfg.clock_skew.as_secs(),
+        };
         let now_secs = self.now.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
         let exp = jwt::check_claims(&parsed.payload, &rules, now_secs).map_err(AuthError::InvalidToken)?;
         let scopes = jwt::scopes(&parsed.payload);

@@ -231,7 +231,8 @@ impl<U: Upstream, V: super::jwt::Verifier> Authenticator<'_, U, V> {
                 return Ok(d);
             }
         }
-        let url = format!("{}/.well-known/openid-configuration", o.issuer);
+        // OpenID Connect Discovery 4: the issuer with any trailing `/` removed, then the path.
+        let url = format!("{}/.well-known/openid-configuration", o.issuer.trim_end_matches('/'));
         let req = Request::get(url)
             .extension(OriginTimeout(IDP_TIMEOUT))
             .body(Bytes::new())
@@ -239,8 +240,17 @@ impl<U: Upstream, V: super::jwt::Verifier> Authenticator<'_, U, V> {
         let resp = self.up.send(req).await.map_err(|e| LoginError::Unavailable(e.to_string()))?;
         let v: Value =
             serde_json::from_slice(resp.body()).map_err(|_| LoginError::Unavailable("the discovery document is not JSON".into()))?;
-        if v["issuer"].as_str().map(|i| i.trim_end_matches('/')) != Some(o.issuer.as_str()) {
-            return Err(LoginError::Unavailable("the discovery document names another issuer".into()));
+        // Discovery 4.3: the document's issuer must be exactly the configured one; ID tokens
+        // carry it exactly, and `iss` is compared exactly.
+        match v["issuer"].as_str() {
+            Some(i) if i == o.issuer => {}
+            Some(i) if i.trim_end_matches('/') == o.issuer.trim_end_matches('/') => {
+                return Err(LoginError::Unavailable(format!(
+                    "the discovery document's issuer {i:?} differs from [auth.oidc] issuer {:?} only by a trailing slash: set issuer = {i:?} exactly (ID tokens carry it exactly)",
+                    o.issuer
+                )));
+            }
+            _ => return Err(LoginError::Unavailable("the discovery document names another issuer".into())),
         }
         let field =
             |k: &str| v[k].as_str().map(str::to_owned).ok_or_else(|| LoginError::Unavailable(format!("the discovery document has no {k}")));

@@ -870,3 +870,96 @@ fn the_redirect_uri_comes_from_host_only_on_loopback() {
         assert!(set_cookies(&r).is_empty());
     }
 }
+
+/// RFC 8725 3.11 (explicit typing): a provider with `typ` accepts only tokens whose header says
+/// that type (RFC 9068 access tokens say `at+jwt`; `application/` may prefix it, any case), so an
+/// ID token or another kind of JWT from the same issuer and keys is refused. Without `typ` the
+/// header's type is not looked at.
+#[test]
+fn a_provider_with_typ_accepts_only_tokens_of_that_type() {
+    let cfg = CONFIG.replace("jwks_refetch_interval_s = 30", "jwks_refetch_interval_s = 30\ntyp = \"at+jwt\"");
+    let e = Edge::from_toml("edge.toml", &cfg, &|r: &Reference| Some(if r.name() == "KEY_ID" { "AKIDTEST" } else { ORIGIN_SECRET }.to_owned()))
+        .unwrap();
+    let w = World::new();
+    let typed = |typ: Option<&str>| {
+        let mut h = json!({ "alg": "ES256", "kid": "ec1" });
+        if let Some(t) = typ {
+            h["typ"] = json!(t);
+        }
+        sign_with(h, &claims(json!({})))
+    };
+    for ok in ["at+jwt", "application/at+jwt", "AT+JWT"] {
+        let r = call(&e, &w, get("/api/admin/keys", &[("authorization", &bearer(&typed(Some(ok))))]));
+        assert_eq!(r.status(), 200, "{ok}: {}", challenge(&r));
+    }
+    for bad in [Some("JWT"), Some("secevent+jwt"), Some("at+jwt+x"), None] {
+        let r = call(&e, &w, get("/api/admin/keys", &[("authorization", &bearer(&typed(bad)))]));
+        assert_eq!(r.status(), 401, "{bad:?}");
+        assert!(challenge(&r).contains("type"), "{bad:?}: {}", challenge(&r));
+    }
+    // The provider without `typ` (legacy, HS256) still takes any.
+    let (e, w) = (edge(), World::new());
+    assert_eq!(call(&e, &w, get("/api/stats/daily", &[("authorization", &bearer(&typed(Some("whatever+jwt"))))])).status(), 200);
+}
+
+/// RFC 8725 3.9: `audiences` match `aud` only. `client_id` names the client a token was issued
+/// to, not the API it is for; it is accepted, when a token has no `aud`, only against the
+/// provider's separate `client_ids` (Cognito access tokens).
+#[test]
+fn client_id_is_matched_against_client_ids_never_audiences() {
+    let (e, w) = (edge(), World::new());
+    let no_aud = token("ES256", "ec1", json!({ "aud": null, "client_id": "verge" }));
+    let r = call(&e, &w, get("/api/stats/daily", &[("authorization", &bearer(&no_aud))]));
+    assert_eq!(r.status(), 401, "client_id equal to an audience is not an audience");
+    assert!(challenge(&r).contains("audience"), "{}", challenge(&r));
+
+    let cfg = CONFIG.replace("audiences = [\"verge\"]\njwks_url", "client_ids = [\"app-1\"]\njwks_url");
+    let e = Edge::from_toml("edge.toml", &cfg, &|r: &Reference| Some(if r.name() == "KEY_ID" { "AKIDTEST" } else { ORIGIN_SECRET }.to_owned()))
+        .unwrap();
+    let w = World::new();
+    let cognito = token("ES256", "ec1", json!({ "aud": null, "client_id": "app-1", "token_use": "access" }));
+    assert_eq!(call(&e, &w, get("/api/stats/daily", &[("authorization", &bearer(&cognito))])).status(), 200);
+    for (name, extra) in [
+        ("another client", json!({ "aud": null, "client_id": "app-2" })),
+        ("an aud, even with the right client_id", json!({ "aud": "app-1", "client_id": "app-1" })),
+    ] {
+        let t = token("ES256", "ec1", extra);
+        assert_eq!(call(&e, &w, get("/api/stats/daily", &[("authorization", &bearer(&t))])).status(), 401, "{name}");
+    }
+}
+
+#[test]
+fn a_provider_needs_audiences_or_client_ids() {
+    let cfg = CONFIG.replace("audiences = [\"verge\"]\njwks_url", "jwks_url");
+    let err = Edge::from_toml("edge.toml", &cfg, &|_: &Reference| None).unwrap_err().to_string();
+    assert!(err.contains("[auth.jwt.main]") && err.contains("audiences") && err.contains("client_ids"), "{err}");
+}
+
+/// The OIDC issuer is compared exactly (OpenID Connect Discovery 4.3, Core 3.1.3.7): Auth0's
+/// issuer ends in `/` and its ID tokens say so; trimming it refused every login. A configured
+/// issuer that differs from the discovery document's only by that slash is named in the error.
+#[test]
+fn the_oidc_issuer_is_compared_exactly_with_a_hint_for_a_trailing_slash() {
+    let (e, _) = session_edge();
+    let w = World::new();
+    let r = send(&e, &w, "GET", "/auth/login", &[("host", "127.0.0.1:8080")]);
+    assert_eq!(r.status(), 303, "exactly equal issuers");
+
+    let cfg = CONFIG
+        .replace(
+            "[auth.api_key]",
+            "[auth.oidc]\nissuer = \"http://id.test/\"\nclient_id = \"verge-web\"\nsession_secret = { secret = \"SESSION\" }\n\n[auth.api_key]",
+        )
+        .replace("auth = { jwt = [\"main\", \"legacy\"] }", "auth = \"session\"");
+    let lookup = |r: &Reference| Some(if r.name() == "SESSION" { SESSION_SECRET } else { ORIGIN_SECRET }.to_owned());
+    let e = Edge::from_toml("edge.toml", &cfg, &lookup).unwrap();
+    let handled = block_on(e.handle(
+        Request::get("/auth/login").header("host", "127.0.0.1:8080").body(Bytes::new()).unwrap(),
+        &w,
+        &|| UNIX_EPOCH + Duration::from_secs(NOW),
+        [3; 16],
+    ));
+    assert_eq!(handled.response.status(), 503);
+    let why = handled.log.error.clone().unwrap_or_default();
+    assert!(why.contains("trailing slash") && why.contains("\"http://id.test\""), "{why}");
+}

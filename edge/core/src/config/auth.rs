@@ -48,7 +48,14 @@ pub enum TokenSource {
 pub struct JwtProvider {
     pub name: String,
     pub issuer: String,
+    /// What `aud` must name (one of); empty only when `client_ids` is set.
     pub audiences: Vec<String>,
+    /// Clients whose tokens without `aud` are accepted by their `client_id` (Cognito access
+    /// tokens); never matched against `aud` (RFC 8725 3.9).
+    pub client_ids: Vec<String>,
+    /// The header `typ` tokens must carry (RFC 8725 3.11), e.g. `at+jwt` (RFC 9068); `None`:
+    /// not checked.
+    pub typ: Option<String>,
     pub jwks_url: Option<Setting>,
     /// A JWK Set given inline (validated at load).
     pub inline_jwks: Option<String>,
@@ -254,6 +261,8 @@ fn parse_provider(ck: &mut Checker<'_>, name: &str, node: Node<'_, '_>) -> Optio
         &[
             "issuer",
             "audiences",
+            "client_ids",
+            "typ",
             "jwks_url",
             "keys",
             "hs256_secret",
@@ -268,7 +277,32 @@ fn parse_provider(ck: &mut Checker<'_>, name: &str, node: Node<'_, '_>) -> Optio
         ],
     );
     let issuer = f.require(ck, "issuer", "issuer = \"https://id.example.com\"").and_then(|n| ck.string(n));
-    let audiences = f.require(ck, "audiences", "audiences = [\"verge\"]").and_then(|n| strings(ck, n, "audiences"));
+    let audiences = match f.take("audiences") {
+        Some(n) => strings(ck, n, "audiences"),
+        None => Some(Vec::new()),
+    };
+    let client_ids = match f.take("client_ids") {
+        Some(n) => strings(ck, n, "client_ids"),
+        None => Some(Vec::new()),
+    };
+    if audiences.as_ref().is_some_and(Vec::is_empty) && client_ids.as_ref().is_some_and(Vec::is_empty) {
+        ck.error(
+            table.span,
+            format!("{what} needs audiences (what `aud` must name) or client_ids (tokens without `aud`, by `client_id`)"),
+            "add audiences = [\"verge\"]; for Cognito access tokens, which have no aud, client_ids = [\"APP_CLIENT_ID\"]",
+        );
+    }
+    let typ = match f.take("typ") {
+        Some(n) => {
+            let t = ck.string(n)?;
+            if t.is_empty() || !t.bytes().all(|b| b.is_ascii_graphic()) {
+                ck.error(n.span, format!("typ {t:?} is not a media type"), "write typ = \"at+jwt\" (RFC 9068 access tokens)");
+                return None;
+            }
+            Some(t)
+        }
+        None => None,
+    };
     let jwks_url = match f.take("jwks_url") {
         Some(n) => Some(ck.setting(n, SettingKind::Url)?),
         None => None,
@@ -381,6 +415,8 @@ fn parse_provider(ck: &mut Checker<'_>, name: &str, node: Node<'_, '_>) -> Optio
         name: name.to_owned(),
         issuer: issuer?,
         audiences: audiences?,
+        client_ids: client_ids?,
+        typ,
         jwks_url,
         inline_jwks,
         hs256_secret,
