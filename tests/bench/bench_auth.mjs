@@ -16,6 +16,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Miniflare } from 'miniflare';
 import { startIssuer } from '../blackbox/issuer.mjs';
+import { PYTHON } from '../blackbox/stack.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const N = Number(process.env.BENCH_N ?? 400);
@@ -68,7 +69,7 @@ async function main() {
     VERGE_JWKS_URL: issuer.url,
   };
 
-  const wasmtime = execFileSync('python3', ['-c', 'import pathlib, wasmtime_cli; print(pathlib.Path(wasmtime_cli.__file__).parent / "wasmtime")']).toString().trim();
+  const wasmtime = execFileSync(PYTHON, ['-c', 'import pathlib, wasmtime_cli; print(pathlib.Path(wasmtime_cli.__file__).parent / "wasmtime")']).toString().trim();
   const spinPort = 18000 + Math.floor(Math.random() * 1000);
   const spin = spawn(wasmtime, ['serve', '-S', 'cli', '--addr', `127.0.0.1:${spinPort}`, ...Object.entries(env).flatMap(([k, v]) => ['--env', `${k}=${v}`]),
     path.join(ROOT, 'target/bench/wasm32-wasip2/release/verge_edge_spin.wasm')], { stdio: 'ignore' });

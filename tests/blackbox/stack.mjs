@@ -15,6 +15,8 @@ import { Sha256 } from '@aws-crypto/sha256-js';
 import { startIssuer } from './issuer.mjs';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+/** The project's Python (scripts/setup.sh makes .venv with moto in it); python3 where there is none. */
+export const PYTHON = fs.existsSync(path.join(ROOT, '.venv/bin/python')) ? path.join(ROOT, '.venv/bin/python') : 'python3';
 
 /**
  * Starts everything; returns { stack, edges: { spin, workers }, workers2, issuer, stop, accessLog, logDir }.
@@ -34,7 +36,7 @@ export async function startStack({ secondEdge = false } = {}) {
   // Access tokens that are always within a minute of expiring: every session request renews.
   // Every service's output goes to a file there; the Spin edge's is its access log.
   const logDir = fs.mkdtempSync(path.join(os.tmpdir(), 'verge-logs-'));
-  const proc = spawn('python3', args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, VERGE_IDP_ACCESS_TOKEN_TTL: '62', VERGE_LOG_DIR: logDir } });
+  const proc = spawn(PYTHON, args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, VERGE_IDP_ACCESS_TOKEN_TTL: '62', VERGE_LOG_DIR: logDir } });
   const line = await new Promise((resolve, reject) => {
     const rl = createInterface({ input: proc.stdout });
     rl.once('line', resolve);
