@@ -254,6 +254,11 @@ class Stack:
                 raise SystemExit(f"{WASM / wasm} is missing: run scripts/build.sh first")
         args = [str(HOST_BIN), "up", "-f", str(ROOT / manifest), "--listen", f"127.0.0.1:{port}",
                 "--state-dir", str(self.state_dir / name)]
+        max_body = os.environ.get("VERGE_HOST_MAX_REQUEST_BODY_BYTES")
+        if max_body:
+            # The host refuses larger request bodies itself (10 MiB by default); the memory
+            # benchmark raises it so that a 100 MB POST reaches the edge.
+            args += ["--max-request-body-bytes", max_body]
         logs = os.environ.get("VERGE_LOG_DIR")
         if logs:
             # Each component's stdout and stderr in its own file, as `spin up --log-dir` writes them.
