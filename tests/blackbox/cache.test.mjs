@@ -330,6 +330,33 @@ describe('shared tier', () => {
     assert.equal(origin.count(s), 1);
   });
 
+  // RFC 9111 4.4: an unsafe request invalidates every variant of its URI, here every user's
+  // entry of a per-user behaviour, also where another instance or isolate would find it.
+  for (const runtime of ['spin', 'workers']) {
+    test(`${runtime}: a successful PUT invalidates every user's entry of the URI in the shared tier`, async () => {
+      const p = `/api/me/settings-${runtime}`;
+      origin.set(p, { headers: { 'cache-control': 'max-age=60' } });
+      const token = (sub) => ({ authorization: `Bearer ${env.issuer.mint({ claims: { sub } })}` });
+      // Spin: a fresh instance per request, so every hit below comes from the shared tier.
+      // Workers: the second isolate has nothing in memory and reads the shared tier.
+      const other = async (headers) => {
+        if (runtime === 'spin') return raw(edges.spin, 'GET', p, { headers });
+        const r = await edges.workers2.fetch(`http://edge.test${p}`, { headers });
+        return { status: r.status, headers: { 'cache-status': r.headers.get('cache-status') ?? '' }, text: await r.text() };
+      };
+      const first = runtime === 'spin' ? edges.spin : edges.workers;
+      for (const who of ['ada', 'bob', 'cy']) assert.equal((await raw(first, 'GET', p, { headers: token(who) })).status, 200);
+      // (cy, not bob: what the second isolate reads it keeps in its own memory tier.)
+      assert.match(status(await other(token('cy'))), /^verge; hit/, 'the entries are shared');
+      const put = await raw(first, 'PUT', p, { headers: { ...token('ada'), 'content-type': 'application/json' }, body: '{}' });
+      assert.equal(put.status, 200, put.text);
+      const bob = await other(token('bob'));
+      assert.equal(bob.status, 200);
+      assert.match(status(bob), /fwd=uri-miss/, "ada's PUT removed bob's entry too");
+      assert.equal(origin.count(p), 5, 'three fills, the PUT, and bob again');
+    });
+  }
+
   test('an asset from the bucket is cached on both stack edges (site policy) and answers HEAD', async () => {
     for (const runtime of ['spin', 'workers']) {
       const first = await raw(env.edges[runtime], 'GET', '/style.css?v=1');
