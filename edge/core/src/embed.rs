@@ -44,9 +44,11 @@ pub fn secrets_declared_as_vars(config: &crate::EdgeConfig, wrangler_file: &str,
         env: Option<std::collections::BTreeMap<String, Env>>,
     }
     let w: Wrangler = toml::from_str(wrangler_src).map_err(|e| format!("{wrangler_file}: error: {e}"))?;
-    let tables = w.vars.iter().map(|v| ("[vars]".to_owned(), v)).chain(
-        w.env.iter().flatten().filter_map(|(name, e)| e.vars.as_ref().map(|v| (format!("[env.{name}.vars]"), v))),
-    );
+    let tables = w
+        .vars
+        .iter()
+        .map(|v| ("[vars]".to_owned(), v))
+        .chain(w.env.iter().flatten().filter_map(|(name, e)| e.vars.as_ref().map(|v| (format!("[env.{name}.vars]"), v))));
     let secrets = config.secrets();
     let mut errors = Vec::new();
     for (table, vars) in tables {

@@ -237,13 +237,18 @@ impl BufferedUpstream for World {
 }
 
 fn edge() -> Edge {
+    edge_with(CONFIG)
+}
+
+/// The edge with another config and the same settings.
+fn edge_with(config: &str) -> Edge {
     let lookup = |r: &Reference| match r.name() {
         "KEY_ID" => Some("AKIDTEST".to_owned()),
         "KEY" => Some(ORIGIN_SECRET.to_owned()),
         "LEGACY_SECRET" => Some(LEGACY_SECRET.to_owned()),
         _ => None,
     };
-    Edge::from_toml("edge.toml", CONFIG, &lookup).unwrap()
+    Edge::from_toml("edge.toml", config, &lookup).unwrap()
 }
 
 fn call_at(e: &Edge, w: &World, req: Request<Bytes>, at: u64) -> Response<Bytes> {
@@ -870,8 +875,7 @@ fn the_redirect_uri_comes_from_host_only_on_loopback() {
 #[test]
 fn a_provider_with_typ_accepts_only_tokens_of_that_type() {
     let cfg = CONFIG.replace("jwks_refetch_interval_s = 30", "jwks_refetch_interval_s = 30\ntyp = \"at+jwt\"");
-    let e = Edge::from_toml("edge.toml", &cfg, &|r: &Reference| Some(if r.name() == "KEY_ID" { "AKIDTEST" } else { ORIGIN_SECRET }.to_owned()))
-        .unwrap();
+    let e = edge_with(&cfg);
     let w = World::new();
     let typed = |typ: Option<&str>| {
         let mut h = json!({ "alg": "ES256", "kid": "ec1" });
@@ -906,8 +910,7 @@ fn client_id_is_matched_against_client_ids_never_audiences() {
     assert!(challenge(&r).contains("audience"), "{}", challenge(&r));
 
     let cfg = CONFIG.replace("audiences = [\"verge\"]\njwks_url", "client_ids = [\"app-1\"]\njwks_url");
-    let e = Edge::from_toml("edge.toml", &cfg, &|r: &Reference| Some(if r.name() == "KEY_ID" { "AKIDTEST" } else { ORIGIN_SECRET }.to_owned()))
-        .unwrap();
+    let e = edge_with(&cfg);
     let w = World::new();
     let cognito = token("ES256", "ec1", json!({ "aud": null, "client_id": "app-1", "token_use": "access" }));
     assert_eq!(call(&e, &w, get("/api/stats/daily", &[("authorization", &bearer(&cognito))])).status(), 200);
