@@ -25,8 +25,8 @@ pub enum UpstreamError {
 /// client as it arrives, without passing through the edge's memory.
 #[allow(async_fn_in_trait)]
 pub trait Upstream {
-    /// A forwarded response's body as this runtime holds it (a workerd `ReadableStream`; bytes
-    /// where the runtime has nothing better).
+    /// A forwarded response's body as this runtime holds it (a workerd `ReadableStream`, a
+    /// wasi:http stream on Spin; bytes where the runtime has nothing better).
     type Body;
 
     /// Sends `req` (absolute URI, body complete) and returns the whole response. Redirects are
@@ -78,7 +78,7 @@ impl<S> From<Bytes> for Body<S> {
     }
 }
 
-/// Where the runtime's origin bodies are bytes already (tests, the Spin adapter).
+/// Where the runtime's origin bodies are bytes already (tests and `BufferedUpstream`s).
 impl Body<Bytes> {
     pub fn into_bytes(self) -> Bytes {
         match self {
