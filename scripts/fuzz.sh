@@ -8,7 +8,8 @@
 #   scripts/fuzz.sh 60 jwt sigv4    # only these targets
 #
 # Corpora grow in fuzz/corpus/TARGET (seeded from the repository's own configs and examples);
-# a crash is saved in fuzz/artifacts/TARGET and the run stops with its reproduction command.
+# a crash is saved in fuzz/artifacts/TARGET (the run's output in fuzz/logs/TARGET.log, with the
+# reproduction command) and the next target runs.
 # Builds without a sanitizer: the code under test is safe Rust, so what a target looks for is a
 # panic (overflow checks and debug assertions are on) or a broken invariant, and libFuzzer runs
 # several times faster without ASan's instrumentation.
@@ -40,10 +41,18 @@ printf '/a/b/../c/%%2e%%2e/./d//e' > corpus/path/seed
 printf '\x01eyJhbGciOiJFUzI1NiIsImtpZCI6ImUifQ.eyJpc3MiOiJodHRwczovL2lzc3Vlci50ZXN0LyIsImF1ZCI6ImFwaSIsImV4cCI6MTh9.AAAA' > corpus/jwt/seed
 printf 'bytes=0-99\nmax-age=60, s-maxage=30, stale-while-revalidate=10\nAccept-Encoding\ngzip;q=0, br\ntext/html' > corpus/cache_headers/seed
 
+# Every crash input found so far (fuzz/regressions/TARGET-why) runs again first, from the corpus.
+for f in regressions/*; do
+  [ -f "$f" ] || continue
+  t=$(basename "$f"); t=${t%%-*}
+  mkdir -p "corpus/$t" && cp "$f" "corpus/$t/"
+done
+
 printf '%-14s %14s %8s %8s %8s  %s\n' target executions seconds exec/s cov result
 for t in "${targets[@]}"; do
-  mkdir -p "corpus/$t" "artifacts/$t"
-  log="artifacts/$t/last-run.log"
+  mkdir -p "corpus/$t" "artifacts/$t" logs
+  # Not in artifacts/: cargo fuzz lists everything there as a failing input.
+  log="logs/$t.log"
   status=ok
   cargo +nightly fuzz run -s none -O --debug-assertions "$t" "corpus/$t" -- \
     "${limit[@]}" -rss_limit_mb=2048 -max_len=8192 -print_final_stats=1 -artifact_prefix="artifacts/$t/" \
