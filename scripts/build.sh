@@ -5,8 +5,11 @@
 #   edge/workers/build/                                  edge, Workers bundle (index.js + wasm)
 #   target/host/verge-spin                               the Spin host that serves spin.toml (host/)
 #   target/wasm32-wasip2/release/verge_spin_testapp.wasm the host's test component
+#   web/dist/                                            the web app (Vite): index.html, build.json,
+#                                                        assets/NAME-HASH.js|css; prints each route's
+#                                                        JavaScript gzipped and fails over 100 KB
 # The edge builds embed edge/edge.toml (or $VERGE_EDGE_CONFIG) and fail if it is invalid.
-# Usage: build.sh [all|spin|host|workers]   (default: all)
+# Usage: build.sh [all|spin|host|workers|web]   (default: all)
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$VERGE_ROOT"
@@ -22,4 +25,8 @@ if [ "$what" = all ] || [ "$what" = host ] || [ "$what" = spin ]; then
 fi
 if [ "$what" = all ] || [ "$what" = workers ]; then
   (cd edge/workers && worker-build --release)
+fi
+if [ "$what" = all ] || [ "$what" = web ]; then
+  # Type-checks, builds and measures; node_modules comes from web/package-lock.json (setup.sh).
+  (cd web && npm run --silent build)
 fi

@@ -1,0 +1,79 @@
+// Form building blocks with the accessibility wiring done once: a label for every input, the
+// field's error tied to it (aria-invalid, aria-describedby), problems announced (role=alert).
+
+import type { ComponentChildren } from 'preact';
+import type { FieldError } from '../lib/validate';
+import type { Problem } from '../lib/problem';
+
+export type Errors = Record<string, string>;
+
+/** Field errors by field, from the page's checks or an origin 400's `field`. */
+export function errorsOf(list: FieldError[]): Errors {
+  return Object.fromEntries(list.map((e) => [e.field, e.message]));
+}
+
+/** Moves focus to the first field with an error, so keyboard and screen-reader users land on it. */
+export function focusFirst(form: HTMLFormElement | null, errors: Errors): void {
+  const first = Object.keys(errors)[0];
+  if (first) (form?.querySelector<HTMLElement>(`#${CSS.escape(first)}`))?.focus();
+}
+
+interface FieldProps {
+  id: string;
+  label: string;
+  value: string;
+  onInput: (v: string) => void;
+  error?: string;
+  hint?: string;
+  type?: 'text' | 'password' | 'date' | 'datetime-local';
+  inputMode?: 'decimal' | 'numeric' | 'text';
+  autoComplete?: string;
+  required?: boolean;
+}
+
+export function Field(p: FieldProps) {
+  const describedBy = [p.hint ? `${p.id}-hint` : '', p.error ? `${p.id}-error` : ''].filter(Boolean).join(' ') || undefined;
+  return (
+    <div class="field">
+      <label for={p.id}>{p.label}</label>
+      <input
+        id={p.id}
+        name={p.id}
+        type={(p.type ?? 'text') as 'text'}
+        inputMode={p.inputMode}
+        autoComplete={p.autoComplete ?? 'off'}
+        spellcheck={false}
+        required={p.required}
+        value={p.value}
+        aria-invalid={p.error ? 'true' : undefined}
+        aria-describedby={describedBy}
+        onInput={(e) => p.onInput((e.currentTarget as HTMLInputElement).value)}
+      />
+      {p.hint && <p class="hint" id={`${p.id}-hint`}>{p.hint}</p>}
+      {p.error && <p class="error" id={`${p.id}-error`}>{p.error}</p>}
+    </div>
+  );
+}
+
+/** A problem from the edge or the origin: its title and detail. */
+export function ProblemBox({ problem, children }: { problem: Problem | null; children?: ComponentChildren }) {
+  if (!problem) return null;
+  return (
+    <div class="problem" role="alert">
+      <p>
+        <strong>{problem.title}</strong>
+        {problem.detail && <span>: {problem.detail}</span>}
+      </p>
+      {children}
+    </div>
+  );
+}
+
+/** A polite live region for progress and results ("Loading…", "Added 42"). */
+export function Status({ children, id }: { children?: ComponentChildren; id?: string }) {
+  return (
+    <p class="status" role="status" id={id}>
+      {children}
+    </p>
+  );
+}
