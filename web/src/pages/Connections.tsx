@@ -8,7 +8,7 @@ import { ApiFailure, api, loginUrl } from '../lib/api';
 import { money } from '../lib/format';
 import type { Problem } from '../lib/problem';
 import { parseSecret } from '../lib/validate';
-import { errorsOf, Field, focusFirst, ProblemBox, Status, type Errors } from '../ui/forms';
+import { errorsOf, Field, focusFirst, ProblemBox, Scroll, Status, type Errors } from '../ui/forms';
 import { useMe } from '../ui/session';
 
 interface Account {
@@ -49,7 +49,7 @@ function ConnectForm({ onConnected }: { onConnected: () => void }) {
   async function onSubmit(e: Event) {
     e.preventDefault();
     setProblem(null);
-    const t = parseSecret('token', 'Access token', token);
+    const t = parseSecret('token', 'Bank access token', token);
     if (!t.ok) {
       const errs = errorsOf(t.errors);
       setErrors(errs);
@@ -124,7 +124,7 @@ function Transactions() {
       <Status id="tx-status">{busy ? 'Loading…' : items.length === 0 && !problem ? 'No transactions.' : ''}</Status>
       <ProblemBox problem={problem} />
       {items.length > 0 && (
-        <div class="scroll">
+        <Scroll label="Transactions table">
           <table id="transactions">
             <thead>
               <tr>
@@ -143,7 +143,7 @@ function Transactions() {
               ))}
             </tbody>
           </table>
-        </div>
+        </Scroll>
       )}
       {next && (
         <button type="button" id="more-transactions" disabled={busy} onClick={() => load(next)}>
@@ -224,7 +224,7 @@ export default function Connections() {
           {state.kind === 'failed' && state.problem.status === 502 && <ConnectForm onConnected={() => (setNotice('Connected.'), load())} />}
           {state.kind === 'connected' && (
             <>
-              <div class="scroll">
+              <Scroll label="Accounts table">
                 <table id="accounts">
                   <caption>Accounts</caption>
                   <thead>
@@ -244,7 +244,7 @@ export default function Connections() {
                     ))}
                   </tbody>
                 </table>
-              </div>
+              </Scroll>
               <button type="button" id="disconnect" class="danger" onClick={disconnect}>
                 Disconnect
               </button>

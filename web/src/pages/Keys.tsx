@@ -9,7 +9,7 @@ import { ApiFailure, api, type Credential } from '../lib/api';
 import { utc } from '../lib/format';
 import type { Problem } from '../lib/problem';
 import { all, parseCount, parseId, parseSecret } from '../lib/validate';
-import { errorsOf, Field, focusFirst, ProblemBox, Status, type Errors } from '../ui/forms';
+import { errorsOf, Field, focusFirst, ProblemBox, Scroll, Status, type Errors } from '../ui/forms';
 
 interface Plan {
   rate_per_second: number;
@@ -204,7 +204,7 @@ export default function Keys() {
           {notice && <p class="notice">{notice}</p>}
           <ProblemBox problem={listProblem} />
           {keys && keys.length > 0 && (
-            <div class="scroll">
+            <Scroll label="Keys table">
               <table id="keys">
                 <thead>
                   <tr>
@@ -248,7 +248,7 @@ export default function Keys() {
                   ))}
                 </tbody>
               </table>
-            </div>
+            </Scroll>
           )}
         </section>
       )}

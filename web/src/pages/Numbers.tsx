@@ -12,7 +12,7 @@ import { num } from '../lib/format';
 import type { Problem } from '../lib/problem';
 import { lastDays, series, summary, type DayStats } from '../lib/stats';
 import { parseDayRange, parseNumber } from '../lib/validate';
-import { errorsOf, Field, focusFirst, ProblemBox, Status, type Errors } from '../ui/forms';
+import { errorsOf, Field, focusFirst, ProblemBox, Scroll, Status, type Errors } from '../ui/forms';
 import { StatsChart } from '../ui/StatsChart';
 
 interface Stats {
@@ -140,7 +140,7 @@ export default function Numbers() {
         <ProblemBox problem={statsProblem} />
         {stats && data && <StatsChart data={data} label={summary(stats.from, stats.to, stats.days)} />}
         {stats && stats.days.length > 0 && (
-          <div class="scroll">
+          <Scroll label="Daily statistics table">
             <table id="stats">
               <caption>Daily statistics from {stats.from} to {stats.to}</caption>
               <thead>
@@ -166,7 +166,7 @@ export default function Numbers() {
                 ))}
               </tbody>
             </table>
-          </div>
+          </Scroll>
         )}
       </section>
     </>

@@ -12,7 +12,7 @@ import { recent, type Rejected } from '../lib/orders';
 import { answered, back, cursorOf, firstPage, forward, type Pager as PagerState } from '../lib/paging';
 import type { Problem } from '../lib/problem';
 import { all, parseId, parseSecret, parseTimeRange } from '../lib/validate';
-import { errorsOf, Field, focusFirst, ProblemBox, Status, type Errors } from '../ui/forms';
+import { errorsOf, Field, focusFirst, ProblemBox, Scroll, Status, type Errors } from '../ui/forms';
 import { Pager } from '../ui/Pager';
 
 interface Order {
@@ -84,7 +84,7 @@ export default function Orders() {
 
   function onSubmit(e: Event) {
     e.preventDefault();
-    const c = all({ partner: parseId('partner', 'Partner', partner), key: parseSecret('key', 'API key', key), range: parseTimeRange(from, to) });
+    const c = all({ partner: parseId('partner', 'Partner', partner), key: parseSecret('key', 'Partner API key', key), range: parseTimeRange(from, to) });
     if (!c.ok) {
       const errs = errorsOf(c.errors);
       setErrors(errs);
@@ -119,7 +119,7 @@ export default function Orders() {
           </Status>
           <ProblemBox problem={orders.problem} />
           {orders.items.length > 0 && (
-            <div class="scroll">
+            <Scroll label="Orders table">
               <table id="orders">
                 <caption>Orders by event time</caption>
                 <thead>
@@ -143,7 +143,7 @@ export default function Orders() {
                   ))}
                 </tbody>
               </table>
-            </div>
+            </Scroll>
           )}
           <Pager
             id="orders-pager"
@@ -163,7 +163,7 @@ export default function Orders() {
           </Status>
           <ProblemBox problem={rejected.problem} />
           {rejected.items.length > 0 && (
-            <div class="scroll">
+            <Scroll label="Rejected orders table">
               <table id="rejected">
                 <caption>Validation errors, newest first</caption>
                 <thead>
@@ -189,7 +189,7 @@ export default function Orders() {
                   ))}
                 </tbody>
               </table>
-            </div>
+            </Scroll>
           )}
           <Pager
             id="rejected-pager"

@@ -16,7 +16,8 @@ function options(width: number): uPlot.Options {
     height: 260,
     legend: { show: false },
     cursor: { points: { show: false } },
-    scales: { x: { time: true }, n: { range: (_u, _min, max) => [0, Math.max(1, max) * 1.1] } },
+    // Half a day either side, so the first and last days' bars are drawn whole.
+    scales: { x: { time: true, range: (_u, min, max) => [min - 43_200, max + 43_200] }, n: { range: (_u, _min, max) => [0, Math.max(1, max) * 1.1] } },
     axes: [
       { stroke: '#57606a', grid: { stroke: '#eaeef2' } },
       { scale: 'n', label: 'count', stroke: '#57606a', grid: { stroke: '#eaeef2' } },

@@ -77,3 +77,15 @@ export function Status({ children, id }: { children?: ComponentChildren; id?: st
     </p>
   );
 }
+
+/**
+ * A box that scrolls sideways on a narrow screen (wide tables). Focusable and named, so keyboard
+ * users can scroll it too.
+ */
+export function Scroll({ label, children }: { label: string; children?: ComponentChildren }) {
+  return (
+    <div class="scroll" tabIndex={0} role="region" aria-label={label}>
+      {children}
+    </div>
+  );
+}
