@@ -3,12 +3,12 @@
 // the origin with that stored token. A 503 (the bank down, or the origin's breaker open) is
 // "bank unavailable, try again", not a failure of the page.
 
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { ApiFailure, api, loginUrl } from '../lib/api';
 import { money } from '../lib/format';
 import type { Problem } from '../lib/problem';
 import { parseSecret } from '../lib/validate';
-import { errorsOf, Field, focusFirst, ProblemBox, Scroll, Status, type Errors } from '../ui/forms';
+import { Field, ProblemBox, Status, Table, useFieldErrors } from '../ui/forms';
 import { useMe } from '../ui/session';
 
 interface Account {
@@ -41,22 +41,15 @@ function stateOf(p: Problem): State {
 
 function ConnectForm({ onConnected }: { onConnected: () => void }) {
   const [token, setToken] = useState('');
-  const [errors, setErrors] = useState<Errors>({});
+  const fields = useFieldErrors(['token']);
   const [problem, setProblem] = useState<Problem | null>(null);
   const [busy, setBusy] = useState(false);
-  const form = useRef<HTMLFormElement>(null);
 
   async function onSubmit(e: Event) {
     e.preventDefault();
     setProblem(null);
-    const t = parseSecret('token', 'Bank access token', token);
-    if (!t.ok) {
-      const errs = errorsOf(t.errors);
-      setErrors(errs);
-      focusFirst(form.current, errs);
-      return;
-    }
-    setErrors({});
+    const t = fields.check(parseSecret('token', 'Bank access token', token));
+    if (!t) return;
     setBusy(true);
     try {
       await api('/api/me/connections/bank', { method: 'PUT', body: { token: t.value } });
@@ -64,11 +57,7 @@ function ConnectForm({ onConnected }: { onConnected: () => void }) {
       onConnected();
     } catch (err) {
       if (!(err instanceof ApiFailure)) throw err;
-      if (err.problem.status === 400 && err.problem.field === 'token') {
-        const errs = { token: err.problem.detail };
-        setErrors(errs);
-        focusFirst(form.current, errs);
-      }
+      fields.fromProblem(err.problem);
       setProblem(err.problem);
     } finally {
       setBusy(false);
@@ -76,14 +65,14 @@ function ConnectForm({ onConnected }: { onConnected: () => void }) {
   }
 
   return (
-    <form ref={form} id="connect-form" class="row" onSubmit={onSubmit} noValidate>
+    <form ref={fields.form} id="connect-form" class="row" onSubmit={onSubmit} noValidate>
       <Field
         id="token"
         label="Bank access token"
         type="password"
         value={token}
         onInput={setToken}
-        error={errors.token}
+        error={fields.errors.token}
         hint="Stored encrypted by the vault and never shown again."
       />
       <button type="submit" disabled={busy}>
@@ -124,26 +113,15 @@ function Transactions() {
       <Status id="tx-status">{busy ? 'Loading…' : items.length === 0 && !problem ? 'No transactions.' : ''}</Status>
       <ProblemBox problem={problem} />
       {items.length > 0 && (
-        <Scroll label="Transactions table">
-          <table id="transactions">
-            <thead>
-              <tr>
-                <th scope="col">Date</th>
-                <th scope="col">Description</th>
-                <th scope="col">Amount</th>
-              </tr>
-            </thead>
-            <tbody>
-              {items.map((t) => (
+        <Table id="transactions" label="Transactions table" head={['Date', 'Description', 'Amount']}>
+          {items.map((t) => (
                 <tr key={t.id}>
                   <th scope="row">{t.date}</th>
                   <td>{t.description}</td>
                   <td>{money(t.amount, t.currency)}</td>
                 </tr>
-              ))}
-            </tbody>
-          </table>
-        </Scroll>
+          ))}
+        </Table>
       )}
       {next && (
         <button type="button" id="more-transactions" disabled={busy} onClick={() => load(next)}>
@@ -224,27 +202,15 @@ export default function Connections() {
           {state.kind === 'failed' && state.problem.status === 502 && <ConnectForm onConnected={() => (setNotice('Connected.'), load())} />}
           {state.kind === 'connected' && (
             <>
-              <Scroll label="Accounts table">
-                <table id="accounts">
-                  <caption>Accounts</caption>
-                  <thead>
-                    <tr>
-                      <th scope="col">Account</th>
-                      <th scope="col">IBAN</th>
-                      <th scope="col">Balance</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {state.accounts.map((a) => (
+              <Table id="accounts" label="Accounts table" caption="Accounts" head={['Account', 'IBAN', 'Balance']}>
+                {state.accounts.map((a) => (
                       <tr key={a.id}>
                         <th scope="row">{a.name}</th>
                         <td>…{a.iban_last4}</td>
                         <td>{money(a.balance, a.currency)}</td>
                       </tr>
-                    ))}
-                  </tbody>
-                </table>
-              </Scroll>
+                ))}
+              </Table>
               <button type="button" id="disconnect" class="danger" onClick={disconnect}>
                 Disconnect
               </button>

@@ -4,12 +4,12 @@
 // edge's `/api/admin/*` behaviour; the browser session carries no scopes), so the page asks for
 // one. It stays in this page's memory: never stored, gone when the page is left.
 
-import { useRef, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import { ApiFailure, api, type Credential } from '../lib/api';
 import { utc } from '../lib/format';
 import type { Problem } from '../lib/problem';
 import { all, parseCount, parseId, parseSecret } from '../lib/validate';
-import { errorsOf, Field, focusFirst, ProblemBox, Scroll, Status, type Errors } from '../ui/forms';
+import { Field, ProblemBox, Status, Table, useFieldErrors } from '../ui/forms';
 
 interface Plan {
   rate_per_second: number;
@@ -60,7 +60,7 @@ function SecretOnce({ created, onDone }: { created: Created; onDone: () => void 
 export default function Keys() {
   const [token, setToken] = useState('');
   const [credential, setCredential] = useState<Credential | null>(null);
-  const [tokenErrors, setTokenErrors] = useState<Errors>({});
+  const tokenFields = useFieldErrors(['admin-token']);
   const [keys, setKeys] = useState<Key[] | null>(null);
   const [listProblem, setListProblem] = useState<Problem | null>(null);
   const [busy, setBusy] = useState(false);
@@ -69,13 +69,11 @@ export default function Keys() {
   const [rate, setRate] = useState('10');
   const [burst, setBurst] = useState('20');
   const [quota, setQuota] = useState('10000');
-  const [createErrors, setCreateErrors] = useState<Errors>({});
+  const createFields = useFieldErrors(['consumer', 'rate_per_second', 'burst', 'quota_per_day'], inputFor);
   const [createProblem, setCreateProblem] = useState<Problem | null>(null);
   const [created, setCreated] = useState<Created | null>(null);
   const [confirming, setConfirming] = useState<string | null>(null);
   const [notice, setNotice] = useState('');
-  const tokenForm = useRef<HTMLFormElement>(null);
-  const createForm = useRef<HTMLFormElement>(null);
 
   async function list(c: Credential) {
     setBusy(true);
@@ -94,14 +92,8 @@ export default function Keys() {
 
   function takeToken(e: Event) {
     e.preventDefault();
-    const t = parseSecret('admin-token', 'Admin access token', token, 16384);
-    if (!t.ok) {
-      const errs = errorsOf(t.errors);
-      setTokenErrors(errs);
-      focusFirst(tokenForm.current, errs);
-      return;
-    }
-    setTokenErrors({});
+    const t = tokenFields.check(parseSecret('admin-token', 'Admin access token', token, 16384));
+    if (!t) return;
     const c: Credential = { kind: 'bearer', token: t.value };
     setCredential(c);
     setToken('');
@@ -113,19 +105,15 @@ export default function Keys() {
     if (!credential) return;
     setCreateProblem(null);
     setNotice('');
-    const c = all({
-      consumer: parseId('consumer', 'Consumer', consumer),
-      rate_per_second: parseCount('rate_per_second', 'Requests per second', rate),
-      burst: parseCount('burst', 'Burst', burst),
-      quota_per_day: parseCount('quota_per_day', 'Requests per day', quota),
-    });
-    if (!c.ok) {
-      const errs = errorsOf(c.errors);
-      setCreateErrors(errs);
-      focusFirst(createForm.current, errs);
-      return;
-    }
-    setCreateErrors({});
+    const c = createFields.check(
+      all({
+        consumer: parseId('consumer', 'Consumer', consumer),
+        rate_per_second: parseCount('rate_per_second', 'Requests per second', rate),
+        burst: parseCount('burst', 'Burst', burst),
+        quota_per_day: parseCount('quota_per_day', 'Requests per day', quota),
+      }),
+    );
+    if (!c) return;
     const { consumer: who, ...plan } = c.value;
     try {
       const k = await api<Created>('/api/admin/keys', { method: 'POST', credential, body: { consumer: who, plan } });
@@ -134,11 +122,7 @@ export default function Keys() {
       await list(credential);
     } catch (err) {
       if (!(err instanceof ApiFailure)) throw err;
-      if (err.problem.status === 400 && err.problem.field) {
-        const errs = { [inputFor(err.problem.field)]: err.problem.detail };
-        setCreateErrors(errs);
-        focusFirst(createForm.current, errs);
-      }
+      createFields.fromProblem(err.problem);
       setCreateProblem(err.problem);
     }
   }
@@ -162,14 +146,14 @@ export default function Keys() {
       <section aria-labelledby="admin-title">
         <h2 id="admin-title">Administrator</h2>
         {!credential ? (
-          <form ref={tokenForm} id="admin-form" class="row" onSubmit={takeToken} noValidate>
+          <form ref={tokenFields.form} id="admin-form" class="row" onSubmit={takeToken} noValidate>
             <Field
               id="admin-token"
               label="Admin access token"
               type="password"
               value={token}
               onInput={setToken}
-              error={tokenErrors['admin-token']}
+              error={tokenFields.errors['admin-token']}
               hint="A bearer token with the admin scope from your identity provider. Kept in this page's memory only."
             />
             <button type="submit">Use token</button>
@@ -186,11 +170,11 @@ export default function Keys() {
       {credential && (
         <section aria-labelledby="create-title">
           <h2 id="create-title">Create a key</h2>
-          <form ref={createForm} id="create-form" class="grid" onSubmit={create} noValidate>
-            <Field id="consumer" label="Consumer (partner id)" value={consumer} onInput={setConsumer} error={createErrors.consumer} />
-            <Field id="rate_per_second" label="Requests per second" inputMode="numeric" value={rate} onInput={setRate} error={createErrors.rate_per_second} />
-            <Field id="burst" label="Burst" inputMode="numeric" value={burst} onInput={setBurst} error={createErrors.burst} />
-            <Field id="quota_per_day" label="Requests per day" inputMode="numeric" value={quota} onInput={setQuota} error={createErrors.quota_per_day} />
+          <form ref={createFields.form} id="create-form" class="grid" onSubmit={create} noValidate>
+            <Field id="consumer" label="Consumer (partner id)" value={consumer} onInput={setConsumer} error={createFields.errors.consumer} />
+            <Field id="rate_per_second" label="Requests per second" inputMode="numeric" value={rate} onInput={setRate} error={createFields.errors.rate_per_second} />
+            <Field id="burst" label="Burst" inputMode="numeric" value={burst} onInput={setBurst} error={createFields.errors.burst} />
+            <Field id="quota_per_day" label="Requests per day" inputMode="numeric" value={quota} onInput={setQuota} error={createFields.errors.quota_per_day} />
             <button type="submit">Create key</button>
           </form>
           <ProblemBox problem={createProblem} />
@@ -204,21 +188,8 @@ export default function Keys() {
           {notice && <p class="notice">{notice}</p>}
           <ProblemBox problem={listProblem} />
           {keys && keys.length > 0 && (
-            <Scroll label="Keys table">
-              <table id="keys">
-                <thead>
-                  <tr>
-                    <th scope="col">Consumer</th>
-                    <th scope="col">Id</th>
-                    <th scope="col">Plan</th>
-                    <th scope="col">Created</th>
-                    <th scope="col">
-                      <span class="visually-hidden">Actions</span>
-                    </th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {keys.map((k) => (
+            <Table id="keys" label="Keys table" head={['Consumer', 'Id', 'Plan', 'Created', <span class="visually-hidden">Actions</span>]}>
+              {keys.map((k) => (
                     <tr key={k.id}>
                       <th scope="row">{k.consumer}</th>
                       <td>
@@ -245,10 +216,8 @@ export default function Keys() {
                         )}
                       </td>
                     </tr>
-                  ))}
-                </tbody>
-              </table>
-            </Scroll>
+              ))}
+            </Table>
           )}
         </section>
       )}

@@ -12,7 +12,7 @@ import { num } from '../lib/format';
 import type { Problem } from '../lib/problem';
 import { lastDays, series, summary, type DayStats } from '../lib/stats';
 import { parseDayRange, parseNumber } from '../lib/validate';
-import { errorsOf, Field, focusFirst, ProblemBox, Scroll, Status, type Errors } from '../ui/forms';
+import { Field, ProblemBox, Status, Table, useFieldErrors } from '../ui/forms';
 import { StatsChart } from '../ui/StatsChart';
 
 interface Stats {
@@ -29,20 +29,18 @@ interface Added {
 export default function Numbers() {
   const initial = useMemo(() => lastDays(new Date(), 30), []);
   const [value, setValue] = useState('');
-  const [addErrors, setAddErrors] = useState<Errors>({});
+  const add = useFieldErrors(['value']);
   const [addProblem, setAddProblem] = useState<Problem | null>(null);
   const [added, setAdded] = useState<string>('');
   const [adding, setAdding] = useState(false);
 
   const [from, setFrom] = useState(initial.from);
   const [to, setTo] = useState(initial.to);
-  const [rangeErrors, setRangeErrors] = useState<Errors>({});
+  const range = useFieldErrors(['from', 'to']);
   const [stats, setStats] = useState<Stats | null>(null);
   const [statsProblem, setStatsProblem] = useState<Problem | null>(null);
   const [loading, setLoading] = useState(true);
   const latest = useRef(0);
-  const addForm = useRef<HTMLFormElement>(null);
-  const rangeForm = useRef<HTMLFormElement>(null);
 
   async function load(range: { from: string; to: string }, after?: string) {
     const seq = ++latest.current;
@@ -69,29 +67,19 @@ export default function Numbers() {
     e.preventDefault();
     setAddProblem(null);
     setAdded('');
-    const v = parseNumber('value', 'Value', value);
-    if (!v.ok) {
-      const errs = errorsOf(v.errors);
-      setAddErrors(errs);
-      focusFirst(addForm.current, errs);
-      return;
-    }
-    setAddErrors({});
+    const v = add.check(parseNumber('value', 'Value', value));
+    if (!v) return;
     setAdding(true);
     try {
       const saved = await api<Added>('/api/numbers', { method: 'POST', body: { value: v.value } });
       setValue('');
       setAdded(`Added ${saved.value} on ${saved.day}.`);
-      const range = parseDayRange(from, to);
-      await load(range.ok ? range.value : initial, saved.id);
+      const r = parseDayRange(from, to);
+      await load(r.ok ? r.value : initial, saved.id);
     } catch (err) {
       if (!(err instanceof ApiFailure)) throw err;
       // The origin's 400 names the field: shown on the input like the page's own checks.
-      if (err.problem.status === 400 && err.problem.field === 'value') {
-        const errs = { value: err.problem.detail };
-        setAddErrors(errs);
-        focusFirst(addForm.current, errs);
-      }
+      add.fromProblem(err.problem);
       setAddProblem(err.problem);
     } finally {
       setAdding(false);
@@ -100,15 +88,8 @@ export default function Numbers() {
 
   function onRange(e: Event) {
     e.preventDefault();
-    const r = parseDayRange(from, to);
-    if (!r.ok) {
-      const errs = errorsOf(r.errors);
-      setRangeErrors(errs);
-      focusFirst(rangeForm.current, errs);
-      return;
-    }
-    setRangeErrors({});
-    load(r.value);
+    const r = range.check(parseDayRange(from, to));
+    if (r) load(r.value);
   }
 
   const data = useMemo(() => (stats ? series(stats.from, stats.to, stats.days) : null), [stats]);
@@ -118,8 +99,8 @@ export default function Numbers() {
       <h1 tabIndex={-1}>Numbers</h1>
       <section aria-labelledby="add-title">
         <h2 id="add-title">Add a number</h2>
-        <form ref={addForm} id="add-form" class="row" onSubmit={onAdd} noValidate>
-          <Field id="value" label="Value" value={value} onInput={setValue} inputMode="decimal" error={addErrors.value} />
+        <form ref={add.form} id="add-form" class="row" onSubmit={onAdd} noValidate>
+          <Field id="value" label="Value" value={value} onInput={setValue} inputMode="decimal" error={add.errors.value} />
           <button type="submit" disabled={adding}>
             Add
           </button>
@@ -129,9 +110,9 @@ export default function Numbers() {
       </section>
       <section aria-labelledby="stats-title" aria-busy={loading ? 'true' : 'false'}>
         <h2 id="stats-title">Daily statistics (UTC)</h2>
-        <form ref={rangeForm} id="range-form" class="row" onSubmit={onRange} noValidate>
-          <Field id="from" label="From" type="date" value={from} onInput={setFrom} error={rangeErrors.from} />
-          <Field id="to" label="To" type="date" value={to} onInput={setTo} error={rangeErrors.to} />
+        <form ref={range.form} id="range-form" class="row" onSubmit={onRange} noValidate>
+          <Field id="from" label="From" type="date" value={from} onInput={setFrom} error={range.errors.from} />
+          <Field id="to" label="To" type="date" value={to} onInput={setTo} error={range.errors.to} />
           <button type="submit">Show</button>
         </form>
         <Status id="stats-status">
@@ -140,21 +121,8 @@ export default function Numbers() {
         <ProblemBox problem={statsProblem} />
         {stats && data && <StatsChart data={data} label={summary(stats.from, stats.to, stats.days)} />}
         {stats && stats.days.length > 0 && (
-          <Scroll label="Daily statistics table">
-            <table id="stats">
-              <caption>Daily statistics from {stats.from} to {stats.to}</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Day</th>
-                  <th scope="col">Count</th>
-                  <th scope="col">Sum</th>
-                  <th scope="col">Min</th>
-                  <th scope="col">Max</th>
-                  <th scope="col">Mean</th>
-                </tr>
-              </thead>
-              <tbody>
-                {stats.days.map((d) => (
+          <Table id="stats" label="Daily statistics table" caption={`Daily statistics from ${stats.from} to ${stats.to}`} head={['Day', 'Count', 'Sum', 'Min', 'Max', 'Mean']}>
+            {stats.days.map((d) => (
                   <tr key={d.date}>
                     <th scope="row">{d.date}</th>
                     <td>{d.count}</td>
@@ -163,10 +131,8 @@ export default function Numbers() {
                     <td>{num(d.max)}</td>
                     <td>{num(d.mean)}</td>
                   </tr>
-                ))}
-              </tbody>
-            </table>
-          </Scroll>
+            ))}
+          </Table>
         )}
       </section>
     </>

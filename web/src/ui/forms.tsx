@@ -2,20 +2,53 @@
 // field's error tied to it (aria-invalid, aria-describedby), problems announced (role=alert).
 
 import type { ComponentChildren } from 'preact';
-import type { FieldError } from '../lib/validate';
+import { useRef, useState } from 'preact/hooks';
+import type { Checked, FieldError } from '../lib/validate';
 import type { Problem } from '../lib/problem';
 
 export type Errors = Record<string, string>;
 
 /** Field errors by field, from the page's checks or an origin 400's `field`. */
-export function errorsOf(list: FieldError[]): Errors {
+function errorsOf(list: FieldError[]): Errors {
   return Object.fromEntries(list.map((e) => [e.field, e.message]));
 }
 
 /** Moves focus to the first field with an error, so keyboard and screen-reader users land on it. */
-export function focusFirst(form: HTMLFormElement | null, errors: Errors): void {
+function focusFirst(form: HTMLFormElement | null, errors: Errors): void {
   const first = Object.keys(errors)[0];
   if (first) (form?.querySelector<HTMLElement>(`#${CSS.escape(first)}`))?.focus();
+}
+
+/**
+ * A form's field errors, from the page's own checks and from the origin's 400s, shown the same
+ * way. `toInput` maps an origin field name to the input's id where they differ.
+ */
+export function useFieldErrors(fields: string[], toInput: (field: string) => string = (f) => f) {
+  const form = useRef<HTMLFormElement>(null);
+  const [errors, setErrors] = useState<Errors>({});
+  const show = (list: FieldError[]) => {
+    const e = errorsOf(list);
+    setErrors(e);
+    focusFirst(form.current, e);
+  };
+  return {
+    form,
+    errors,
+    /** The checked value (errors cleared), or `null` once its errors are shown. */
+    check<T>(c: Checked<T>): { value: T } | null {
+      if (!c.ok) {
+        show(c.errors);
+        return null;
+      }
+      setErrors({});
+      return { value: c.value };
+    },
+    /** Shows an origin 400 on the input it names, when this form has that input. */
+    fromProblem(p: Problem) {
+      const input = p.field && toInput(p.field);
+      if (p.status === 400 && input && fields.includes(input)) show([{ field: input, message: p.detail }]);
+    },
+  };
 }
 
 interface FieldProps {
@@ -87,5 +120,26 @@ export function Scroll({ label, children }: { label: string; children?: Componen
     <div class="scroll" tabIndex={0} role="region" aria-label={label}>
       {children}
     </div>
+  );
+}
+
+/** A table in a sideways-scrolling box: column headings, then the rows given. */
+export function Table({ id, label, caption, head, children }: { id: string; label: string; caption?: string; head: ComponentChildren[]; children: ComponentChildren }) {
+  return (
+    <Scroll label={label}>
+      <table id={id}>
+        {caption && <caption>{caption}</caption>}
+        <thead>
+          <tr>
+            {head.map((h, i) => (
+              <th scope="col" key={i}>
+                {h}
+              </th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>{children}</tbody>
+      </table>
+    </Scroll>
   );
 }
