@@ -26,7 +26,7 @@ use http::{header, HeaderMap, Method, Request, Response, StatusCode};
 
 use super::{origin, Ctx, Exchange, Stop};
 use crate::auth::Identity;
-use crate::cache::flight::{Joined, Leader};
+use crate::cache::flight::{self, Joined, Leader};
 use crate::cache::key::{compute, KeyInput};
 use crate::cache::status::{CacheStatus, Fwd};
 use crate::cache::{conditional, policy, purge, CacheKey, Entry};
@@ -105,10 +105,24 @@ pub(crate) async fn lookup<P: Platform>(cx: &mut Ctx<'_, P>) -> Result<(), Stop<
             pending.stale = Some(entry);
         }
     }
-    // One request per key leads (it alone runs a background refresh); the others do not wait
-    // for it: the runtimes forbid one request's task from waking another's (see flight.rs).
-    if let Joined::Lead(leader) = cx.edge.flights.join(pending.key.hash()) {
-        pending._leader = Some(leader);
+    // One request per key goes to the origin; the others wait for its answer (on their own
+    // timers, see flight.rs) and are answered from the entry it stored, or go on by themselves
+    // when it stored none (RFC 9211's `collapsed`, `?0` then).
+    match cx.edge.flights.join(pending.key.hash()) {
+        Joined::Lead(leader) => pending._leader = Some(leader),
+        Joined::Wait(wait) => {
+            if wait.finished(&Out(cx.platform), flight::MAX_WAIT).await {
+                let now = cx.platform.now();
+                if let Some(entry) = find(cx, &pending.key).await {
+                    let view = policy::request_view(&Method::GET, "", &pending.client, &entry.headers, authenticated);
+                    if entry.is_fresh(now) && policy::vary_matches(&entry.semantics, &view, now) {
+                        let status = CacheStatus { collapsed: Some(true), ttl: Some(entry.ttl_secs(now)), ..pending.status };
+                        return Err(answer(&mut cx.ex, &method, &pending.client, &entry, status, now));
+                    }
+                }
+                pending.status.collapsed = Some(false);
+            }
+        }
     }
     rewrite_for_cache(&mut cx.req, pending.stale.as_deref());
     cx.cache = Some(pending);
