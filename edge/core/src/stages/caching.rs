@@ -15,8 +15,8 @@
 //! stored (bodies over `cache_max_object_bytes` pass uncached); a failure (500, 502, 503, 504, or
 //! no answer) is replaced by the stale entry within `stale-if-error`. The client's own
 //! preconditions, HEAD and Range are then answered from the result. Unsafe methods that succeed
-//! invalidate every variant of their URI in the memory tier, and their own variant in the shared
-//! tier (RFC 9111 4.4).
+//! invalidate every variant of their URI in the memory tier and in the shared tier (RFC 9111 4.4,
+//! [`crate::cache::variants`]).
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -29,7 +29,7 @@ use crate::auth::Identity;
 use crate::cache::flight::{self, Joined, Leader};
 use crate::cache::key::{compute, KeyInput};
 use crate::cache::status::{CacheStatus, Fwd};
-use crate::cache::{conditional, policy, purge, CacheKey, Entry};
+use crate::cache::{conditional, policy, purge, variants, CacheKey, Entry};
 use crate::config::auth::AuthRule;
 use crate::config::cache::CachePolicy;
 use crate::platform::{Out, Platform};
@@ -277,7 +277,7 @@ pub(crate) async fn fill<P: Platform>(
         if outcome.as_ref().is_ok_and(|r| r.status().as_u16() < 400) {
             cx.edge.cache_memory.invalidate(pending.key.resource());
             if let Some(shared) = cx.platform.cache() {
-                shared.delete(&pending.key).await;
+                variants::forget_all(shared, &pending.key).await;
             }
         }
         cx.ex.cache = Some((pending.status, std::time::Duration::ZERO));
@@ -391,6 +391,7 @@ async fn store<P: Platform>(cx: &Ctx<'_, P>, key: &CacheKey, entry: &Entry, now:
         let bytes = entry.encode();
         if bytes.len() <= shared.max_value_bytes() {
             shared.put(key, bytes, entry.keep(now)).await;
+            variants::remember(shared, key).await;
             return true;
         }
     }
