@@ -401,11 +401,24 @@ describe('shared tier', () => {
     assert.ok([...after].some((k) => k.startsWith('verge-cache-exp/') && !k.endsWith('a'.repeat(64))), "the new entry's marker is written");
   });
 
+  test('the real origin’s anonymous daily statistics are kept briefly by both stack edges (daily_stats policy)', async () => {
+    for (const runtime of ['spin', 'workers']) {
+      const day = 1 + Math.floor(Math.random() * 28);
+      const path = `/api/stats/daily?from=2025-02-${String(day).padStart(2, '0')}&to=2025-12-31&utm_source=${runtime}`;
+      const first = await raw(env.edges[runtime], 'GET', path);
+      assert.equal(first.status, 200, first.text);
+      assert.equal(first.headers['cache-control'], 'no-store', 'browsers keep nothing');
+      const second = await raw(env.edges[runtime], 'GET', path.replace(`utm_source=${runtime}`, 'utm_source=other'));
+      assert.match(status(second), /^verge; hit/, `${runtime}: ${status(first)} then ${status(second)}`);
+      assert.equal(second.text, first.text);
+    }
+  });
+
   test('an asset from the bucket is cached on both stack edges (site policy) and answers HEAD', async () => {
     for (const runtime of ['spin', 'workers']) {
-      const first = await raw(env.edges[runtime], 'GET', '/style.css?v=1');
+      const first = await raw(env.edges[runtime], 'GET', '/favicon.svg?v=1');
       assert.equal(first.status, 200);
-      const second = await raw(env.edges[runtime], 'GET', '/style.css?v=2');
+      const second = await raw(env.edges[runtime], 'GET', '/favicon.svg?v=2');
       assert.match(status(second), /^verge; hit/, `${runtime}: the query does not split the entry`);
       assert.equal(second.text, first.text);
     }
