@@ -74,6 +74,9 @@
 
 pub mod auth;
 pub mod cache;
+pub mod canary;
+#[cfg(feature = "compression")]
+pub mod compress;
 pub mod config;
 pub mod embed;
 mod forward;
@@ -98,9 +101,12 @@ pub use log::AccessLog;
 pub use platform::Platform;
 pub use problem::EdgeError;
 pub use target::{StartupError, Target};
-pub use upstream::{Body, BufferedUpstream, Clock, OriginTimeout, Upstream, UpstreamError};
+pub use upstream::{Body, BufferedUpstream, Clock, ConnectTimeout, OriginTimeout, Upstream, UpstreamError};
 
-use crate::stages::{access, caching, finish, identity, limits, login, origin, ratelimit as rate, routing, Ctx, Exchange, Stop};
+use crate::stages::{
+    access, caching, canary as canary_stage, error_page, finish, identity, limits, login, origin, ratelimit as rate, routing, Ctx,
+    Exchange, Stop,
+};
 use crate::target::ResolvedOrigin;
 
 /// A running edge: validated config, resolved origins and identity providers, and the caches
@@ -121,6 +127,8 @@ pub struct Edge {
     rate_memory: ratelimit::MemoryCounters,
     /// `[rate_limit_store] redis`, resolved.
     rate_store_address: Option<String>,
+    /// Custom error pages fetched from their bucket.
+    error_pages: stages::error_page::Pages,
 }
 
 /// Why the edge could not start.
@@ -180,6 +188,7 @@ impl Edge {
             purges: cache::purge::PurgeState::default(),
             rate_memory: ratelimit::MemoryCounters::default(),
             rate_store_address,
+            error_pages: Default::default(),
         })
     }
 
@@ -222,6 +231,7 @@ impl Edge {
             Err(Stop::Answer(response)) => Ok(*response),
             Err(Stop::Error(e)) => Err(e),
         };
+        let outcome = error_page::custom(&mut cx, outcome).await;
         finish::finish(cx.ex, outcome, Some(platform.now()))
     }
 
@@ -238,6 +248,7 @@ impl Edge {
         rate::gate(cx).await?;
         identity::check(cx).await?;
         rate::check(cx).await?;
+        canary_stage::pick(cx)?;
         caching::lookup(cx).await?;
         let answer = origin::fetch(cx).await;
         caching::fill(cx, answer).await
@@ -333,3 +344,6 @@ pub fn malformed<B>(why: &str, entropy: [u8; 16]) -> Handled<'static, B> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod delivery_tests;
