@@ -1,6 +1,10 @@
 //! Response compression where the runtime does not compress (Spin; workerd compresses on its
-//! own, so the Workers build leaves this feature out). A pure function over the finished
+//! own, so the Workers build leaves these features out). A pure function over the finished
 //! response: the adapter calls [`compress`] after [`crate::Edge::serve`].
+//!
+//! Features `gzip` (flate2 over miniz_oxide, about 47 KB of wasm) and `brotli` (Dropbox's
+//! pure-Rust port, about 960 KB of wasm: its encoder's static tables). The Spin component builds
+//! with `gzip` alone by default, under its size budget; `--features brotli` adds `br`.
 //!
 //! What is compressed, as CloudFront does: text types (`text/*`, JSON, JavaScript, XML, SVG,
 //! wasm) between 1 KB and 10 MB, when the client's `Accept-Encoding` allows `br` or `gzip`
@@ -10,7 +14,7 @@
 //! origin's bytes, so encodings never share an entry: each answer is compressed on the way out.
 //!
 //! ```
-//! # #[cfg(feature = "compression")] {
+//! # #[cfg(feature = "gzip")] {
 //! use http::{HeaderMap, HeaderValue, Response};
 //! let mut accept = HeaderMap::new();
 //! accept.insert("accept-encoding", HeaderValue::from_static("gzip, br;q=0.5"));
@@ -29,8 +33,11 @@ pub const MAX_BYTES: usize = 10 * 1024 * 1024;
 
 /// Brotli quality 5 and gzip level 6: CloudFront-like ratios for a few milliseconds per
 /// megabyte (brotli's maximum, 11, is ten times slower for a few percent more).
+#[cfg(feature = "brotli")]
 const BROTLI_QUALITY: u32 = 5;
+#[cfg(feature = "brotli")]
 const BROTLI_WINDOW: u32 = 22;
+#[cfg(feature = "gzip")]
 const GZIP_LEVEL: u32 = 6;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,8 +73,9 @@ pub fn choose(accept_encoding: &HeaderMap) -> Option<Coding> {
             _ => {}
         }
     }
-    let br = br.or(star).unwrap_or(0.0);
-    let gzip = gzip.or(star).unwrap_or(0.0);
+    // Only the codings this build has (features `gzip`, `brotli`).
+    let br = if cfg!(feature = "brotli") { br.or(star).unwrap_or(0.0) } else { 0.0 };
+    let gzip = if cfg!(feature = "gzip") { gzip.or(star).unwrap_or(0.0) } else { 0.0 };
     match (br > 0.0, gzip > 0.0) {
         (false, false) => None,
         _ if br >= gzip => Some(Coding::Br),
@@ -141,11 +149,13 @@ fn vary_on_accept_encoding(h: &mut HeaderMap) {
 pub fn encode(coding: Coding, body: &[u8]) -> Option<Vec<u8>> {
     use std::io::Write;
     match coding {
+        #[cfg(feature = "gzip")]
         Coding::Gzip => {
             let mut e = flate2::write::GzEncoder::new(Vec::with_capacity(body.len() / 3), flate2::Compression::new(GZIP_LEVEL));
             e.write_all(body).ok()?;
             e.finish().ok()
         }
+        #[cfg(feature = "brotli")]
         Coding::Br => {
             let mut out = Vec::with_capacity(body.len() / 3);
             {
@@ -155,10 +165,12 @@ pub fn encode(coding: Coding, body: &[u8]) -> Option<Vec<u8>> {
             }
             Some(out)
         }
+        #[allow(unreachable_patterns)] // a build with one coding never chooses the other
+        _ => None,
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "gzip", feature = "brotli"))]
 mod tests {
     use super::*;
     use std::io::Read;

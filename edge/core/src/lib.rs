@@ -75,7 +75,7 @@
 pub mod auth;
 pub mod cache;
 pub mod canary;
-#[cfg(feature = "compression")]
+#[cfg(any(feature = "gzip", feature = "brotli"))]
 pub mod compress;
 pub mod config;
 pub mod embed;

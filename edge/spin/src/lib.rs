@@ -15,7 +15,7 @@ use spin_sdk::http::{FullBody, IntoResponse, Request};
 use spin_sdk::http_service;
 use spin_sdk::wasip3::http::types::ErrorCode;
 use verge_edge::config::Reference;
-use verge_edge::{BodyRefused, BootError, Edge, OriginTimeout, Platform, UpstreamError};
+use verge_edge::{BodyRefused, BootError, ConnectTimeout, Edge, OriginTimeout, Platform, UpstreamError};
 
 const CONFIG: &str = include_str!(env!("VERGE_EDGE_CONFIG_PATH"));
 
@@ -150,8 +150,10 @@ impl Platform for Spin {
     }
 
     async fn send(&self, req: http::Request<Bytes>) -> Result<http::Response<Bytes>, UpstreamError> {
-        let timeout = req.extensions().get::<OriginTimeout>().map(|t| t.0);
-        verge_wasi::send(req, timeout).await.map_err(classify)
+        let response = req.extensions().get::<OriginTimeout>().map(|t| t.0);
+        // The connection's own bound, within the response's (`connect_timeout_ms`).
+        let connect = req.extensions().get::<ConnectTimeout>().map(|t| t.0).or(response);
+        verge_wasi::send_with(req, verge_wasi::Timeouts { connect, response }).await.map_err(classify)
     }
 
     async fn forward(&self, req: http::Request<Bytes>) -> Result<http::Response<Bytes>, UpstreamError> {
@@ -190,6 +192,12 @@ fn classify(e: ErrorCode) -> UpstreamError {
 #[http_service]
 async fn handle(req: Request) -> impl IntoResponse {
     let (parts, body) = req.into_parts();
+    // What compression needs of the request, kept before the request moves into the edge.
+    let method = parts.method.clone();
+    let mut accept = http::HeaderMap::new();
+    for v in parts.headers.get_all(http::header::ACCEPT_ENCODING) {
+        accept.append(http::header::ACCEPT_ENCODING, v.clone());
+    }
     if EDGE.get().is_none() {
         let booted = boot().await;
         let _ = EDGE.set(booted);
@@ -224,5 +232,13 @@ async fn handle(req: Request) -> impl IntoResponse {
     }
     println!("{}", handled.log.to_json());
     let (parts, body) = handled.response.into_parts();
-    http::Response::from_parts(parts, FullBody::new(body.into_bytes()))
+    let mut response = http::Response::from_parts(parts, body.into_bytes());
+    // Spin does not compress: the edge does, for text and clients that accept it ([edge] compress).
+    #[cfg(any(feature = "gzip", feature = "brotli"))]
+    if EDGE.get().and_then(|e| e.as_ref().ok()).is_some_and(|e| e.config().limits.compress) {
+        verge_edge::compress::compress(&method, &accept, &mut response);
+    }
+    #[cfg(not(any(feature = "gzip", feature = "brotli")))]
+    let _ = (method, accept);
+    response.map(FullBody::new)
 }
