@@ -7,16 +7,17 @@
 //! client without the cookie gets a fresh id (from the request's entropy) and the cookie, so it
 //! stays on the same side from then on; raising the weight from 5 to 10 keeps the first 5% where
 //! they were. The id is random, never derived from the client's address or identity, so the
-//! cookie says nothing about who the client is.
+//! cookie says nothing about who the client is. At weight 0 or 100 there is no cookie.
 //!
 //! ```
 //! use http::HeaderMap;
 //! use verge_edge::canary::{decide, Side};
 //! use verge_edge::config::origin_group::Canary;
-//! let c = Canary { origin: 1, weight: 100, header: None, cookie: None };
+//! let c = Canary { origin: 1, weight: 50, header: None, cookie: None };
 //! let d = decide(&c, &HeaderMap::new(), [7; 16]);
-//! assert_eq!(d.side, Side::Canary);
 //! assert!(d.set_cookie.is_some(), "a new client gets its sticky id");
+//! let all = Canary { weight: 100, ..c };
+//! assert_eq!(decide(&all, &HeaderMap::new(), [7; 16]).side, Side::Canary);
 //! ```
 
 use http::{HeaderMap, HeaderValue};
@@ -71,6 +72,11 @@ pub fn decide(canary: &Canary, headers: &HeaderMap, entropy: [u8; 16]) -> Decisi
         if let Some(side) = crate::auth::cookie(headers, c).as_deref().and_then(forced) {
             return done(side, format!("cookie {c}"));
         }
+    }
+    // At 0 or 100 every client is on one side: nothing to keep sticky, no cookie.
+    if canary.weight == 0 || canary.weight >= 100 {
+        let side = if canary.weight == 0 { Side::Primary } else { Side::Canary };
+        return done(side, format!("weight {}", canary.weight));
     }
     let existing = crate::auth::cookie(headers, COOKIE).filter(|v| v.len() == 32 && v.bytes().all(|b| b.is_ascii_hexdigit()));
     let (id, set_cookie) = match existing {

@@ -79,6 +79,7 @@ pub mod canary;
 pub mod compress;
 pub mod config;
 pub mod embed;
+pub mod explain;
 mod forward;
 pub mod log;
 pub mod origin_request;

@@ -47,7 +47,7 @@ struct Page {
 }
 
 /// Whether `Accept` ranks HTML above JSON: a browser's navigation.
-pub fn prefers_html(headers: &HeaderMap) -> bool {
+pub(crate) fn prefers_html(headers: &HeaderMap) -> bool {
     let (mut html, mut json) = (0.0f32, 0.0f32);
     for item in headers.get_all(header::ACCEPT).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')) {
         let mut parts = item.split(';');
@@ -63,7 +63,7 @@ pub fn prefers_html(headers: &HeaderMap) -> bool {
 }
 
 /// The configured response for an answer's status, if any.
-pub fn rule_for(config: &EdgeConfig, status: StatusCode) -> Option<(usize, &ErrorResponse)> {
+pub(crate) fn rule_for(config: &EdgeConfig, status: StatusCode) -> Option<(usize, &ErrorResponse)> {
     config.error_responses.iter().enumerate().find(|(_, r)| r.status == status)
 }
 
