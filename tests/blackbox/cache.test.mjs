@@ -9,12 +9,16 @@
 // query keyed, tracking parameters dropped) and /api/me/* (per_user).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import path from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { edgeVariables, raw, startSpinEdge, startStack, startWorkersEdge } from './stack.mjs';
 import { startTestOrigin } from '../cache/origin.mjs';
 
 let env;
 let origin;
 const edges = {};
+/** Each Spin edge's state directory (its key-value store's SQLite file), by URL. */
+const spinStates = new Map();
 const stops = [];
 
 before(async () => {
@@ -24,8 +28,12 @@ before(async () => {
   const workers = await startWorkersEdge({ ...w, VERGE_ORIGIN_URL: origin.url, VERGE_ORIGIN_FAILOVER_URL: origin.url, VERGE_ORIGIN_CANARY_URL: origin.url }, stops);
   edges.workers = workers.url;
   edges.workers2 = workers.second;
-  const spin = await startSpinEdge('tests/cache/spin.toml', { origin_url: origin.url, ...edgeVariables(w) }, stops);
-  edges.spin = spin.url;
+  const spinVariables = { origin_url: origin.url, ...edgeVariables(w) };
+  for (const [name, reuse] of [['spin', false], ['spinReused', true]]) {
+    const spin = await startSpinEdge('tests/cache/spin.toml', spinVariables, stops, { reuse });
+    edges[name] = spin.url;
+    spinStates.set(spin.url, spin.state);
+  }
 });
 
 after(async () => {
@@ -211,6 +219,40 @@ for (const runtime of ['spin', 'workers']) {
   });
 }
 
+describe('request collapsing', () => {
+  // One instance serving many requests at once: the Workers isolate, and a Spin instance reused
+  // concurrently (the host's default). A fresh Spin instance per request shares nothing in memory.
+  // Requests arrive 60 ms apart, all while the first is at the origin: Spin hosts (like
+  // wasmtime's pool) give a request arriving in the instant another is being taken on a new
+  // instance, and instances share no memory, so a burst arriving at once may be collapsed per
+  // instance rather than into one.
+  const staggered = (n, send) => Array.from({ length: n }, (_, i) => sleep(60 * i).then(send));
+  for (const [runtime, edge] of [['spin', () => edges.spinReused], ['workers', () => edges.workers]]) {
+    test(`${runtime}: concurrent misses for one key make one origin request; the rest wait and share its answer`, async () => {
+      const s = `${runtime}-collapse`;
+      origin.set(s, { headers: { 'cache-control': 'max-age=60' }, delayMs: 800 });
+      const answers = await Promise.all(staggered(6, () => raw(edge(), 'GET', stats(s))));
+      assert.equal(origin.count(s), 1, 'one origin request for six concurrent misses');
+      for (const a of answers) {
+        assert.equal(a.status, 200, a.text);
+        assert.equal(a.text, answers[0].text);
+      }
+      const statuses = answers.map(status).sort();
+      assert.equal(statuses.filter((x) => /fwd=uri-miss; fwd-status=200; stored/.test(x)).length, 1, statuses.join(' | '));
+      assert.equal(statuses.filter((x) => /fwd=uri-miss; ttl=\d+; collapsed$/.test(x)).length, 5, statuses.join(' | '));
+    });
+
+    test(`${runtime}: when the answer is not storable, each waiter goes to the origin itself`, async () => {
+      const s = `${runtime}-collapse-nostore`;
+      origin.set(s, { headers: { 'cache-control': 'no-store' }, delayMs: 600 });
+      const answers = await Promise.all(staggered(3, () => raw(edge(), 'GET', stats(s))));
+      assert.equal(origin.count(s), 3);
+      for (const a of answers) assert.equal(a.status, 200, a.text);
+      assert.equal(answers.map(status).filter((x) => /; collapsed=\?0/.test(x)).length, 2, answers.map(status).join(' | '));
+    });
+  }
+});
+
 describe('shared tier', () => {
   test('Spin: an entry stored by one instance is a hit in another (fresh instance per request)', async () => {
     const s = 'spin-shared';
@@ -229,6 +271,73 @@ describe('shared tier', () => {
     assert.equal(other.status, 200);
     assert.match(other.headers.get('cache-status') ?? '', /^verge; hit/);
     assert.equal(origin.count(s), 1);
+  });
+
+  // RFC 9111 4.4: an unsafe request invalidates every variant of its URI, here every user's
+  // entry of a per-user behaviour, also where another instance or isolate would find it.
+  for (const runtime of ['spin', 'workers']) {
+    test(`${runtime}: a successful PUT invalidates every user's entry of the URI in the shared tier`, async () => {
+      const p = `/api/me/settings-${runtime}`;
+      origin.set(p, { headers: { 'cache-control': 'max-age=60' } });
+      const token = (sub) => ({ authorization: `Bearer ${env.issuer.mint({ claims: { sub } })}` });
+      // Spin: a fresh instance per request, so every hit below comes from the shared tier.
+      // Workers: the second isolate has nothing in memory and reads the shared tier.
+      const other = async (headers) => {
+        if (runtime === 'spin') return raw(edges.spin, 'GET', p, { headers });
+        const r = await edges.workers2.fetch(`http://edge.test${p}`, { headers });
+        return { status: r.status, headers: { 'cache-status': r.headers.get('cache-status') ?? '' }, text: await r.text() };
+      };
+      const first = runtime === 'spin' ? edges.spin : edges.workers;
+      for (const who of ['ada', 'bob', 'cy']) assert.equal((await raw(first, 'GET', p, { headers: token(who) })).status, 200);
+      // (cy, not bob: what the second isolate reads it keeps in its own memory tier.)
+      assert.match(status(await other(token('cy'))), /^verge; hit/, 'the entries are shared');
+      const put = await raw(first, 'PUT', p, { headers: { ...token('ada'), 'content-type': 'application/json' }, body: '{}' });
+      assert.equal(put.status, 200, put.text);
+      const bob = await other(token('bob'));
+      assert.equal(bob.status, 200);
+      assert.match(status(bob), /fwd=uri-miss/, "ada's PUT removed bob's entry too");
+      assert.equal(origin.count(p), 5, 'three fills, the PUT, and bob again');
+    });
+  }
+
+  test('Spin: entries past their time are swept from the key-value store, which has no expiry of its own', async () => {
+    // Written straight into the host's SQLite file in Spin's layout and the edge's format
+    // (edge/core/src/cache/expiry.rs): a value past its time with its marker, and a value a later
+    // write gave longer, whose old marker is due.
+    origin.set('spin-sweep-first', { headers: { 'cache-control': 'max-age=60' } });
+    await raw(edges.spin, 'GET', stats('spin-sweep-first')); // the store exists once something is stored
+    await sleep(300); // and the sweep that fill may start is over
+    const db = new DatabaseSync(path.join(spinStates.get(edges.spin), 'sqlite_key_value.db'));
+    const framed = (until, text) => {
+      const head = Buffer.alloc(12);
+      head.write('VXP1');
+      head.writeBigUInt64BE(BigInt(until), 4);
+      return Buffer.concat([head, Buffer.from(text)]);
+    };
+    const now = Math.floor(Date.now() / 1000);
+    const gone = `verge-cache/${'a'.repeat(64)}`;
+    const kept = `verge-cache/${'b'.repeat(64)}`;
+    const marker = (until, name) => `verge-cache-exp/${String(until).padStart(12, '0')}/${name}`;
+    const put = db.prepare("INSERT OR REPLACE INTO spin_key_value (store, key, value) VALUES ('default', ?, ?)");
+    put.run(gone, framed(now - 10, 'old'));
+    put.run(marker(now - 10, gone), Buffer.alloc(0));
+    put.run(kept, framed(now + 3600, 'renewed'));
+    put.run(marker(now - 10, kept), Buffer.alloc(0));
+    // The last sweep's record, so that the next fill sweeps now rather than within the minute.
+    db.prepare("DELETE FROM spin_key_value WHERE store = 'default' AND key = 'verge-cache-sweep'").run();
+    const keys = () => new Set(db.prepare("SELECT key FROM spin_key_value WHERE store = 'default'").all().map((r) => r.key));
+
+    const s = 'spin-sweep';
+    origin.set(s, { headers: { 'cache-control': 'max-age=60' } });
+    assert.match(status(await raw(edges.spin, 'GET', stats(s))), /stored/);
+    for (let i = 0; i < 50 && keys().has(gone); i += 1) await sleep(100);
+    const after = keys();
+    db.close();
+    assert.ok(!after.has(gone) && !after.has(marker(now - 10, gone)), 'the due value and its marker are deleted');
+    assert.ok(after.has(kept), 'a value written again with a later time stays');
+    assert.ok(!after.has(marker(now - 10, kept)), 'its old marker goes');
+    assert.ok(after.has('verge-cache-sweep'), 'the sweep is recorded for the other instances');
+    assert.ok([...after].some((k) => k.startsWith('verge-cache-exp/') && !k.endsWith('a'.repeat(64))), "the new entry's marker is written");
   });
 
   test('an asset from the bucket is cached on both stack edges (site policy) and answers HEAD', async () => {

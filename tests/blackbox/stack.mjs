@@ -207,14 +207,16 @@ export async function startWorkersEdge(bindings, stops) {
 
 /**
  * The Spin edge alone under the project's Spin host, from `manifest` (relative to the repository)
- * with its application `variables`, a fresh instance per request (every cache hit then comes from
- * the key-value store instances share). Adds its stop to `stops`; returns { url, log } where
- * `log()` reads the edge's access log lines.
+ * with its application `variables`: a fresh instance per request (every cache hit then comes from
+ * the key-value store instances share), or with `reuse` one instance for many requests, at once
+ * too (the host's defaults). Adds its stop to `stops`; returns { url, state, log }: `state` is its
+ * state directory (the key-value store's SQLite file), `log()` reads the edge's access log lines.
  */
-export async function startSpinEdge(manifest, variables, stops) {
+export async function startSpinEdge(manifest, variables, stops, { reuse = false } = {}) {
   const state = fs.mkdtempSync(path.join(os.tmpdir(), 'verge-edge-state-'));
-  const logDir = path.join(state, 'logs');
-  const args = ['up', '-f', path.join(ROOT, manifest), '--listen', '127.0.0.1:0', '--state-dir', state, '--log-dir', logDir, '--max-instance-reuse-count', '1'];
+  const logDir = fs.mkdtempSync(path.join(os.tmpdir(), 'verge-edge-logs-'));
+  const args = ['up', '-f', path.join(ROOT, manifest), '--listen', '127.0.0.1:0', '--state-dir', state, '--log-dir', logDir];
+  if (!reuse) args.push('--max-instance-reuse-count', '1');
   const env = { ...process.env };
   for (const [k, v] of Object.entries(variables)) env[`SPIN_VARIABLE_${k.toUpperCase()}`] = v;
   const proc = spawn(path.join(ROOT, 'target/host/verge-spin'), args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -231,6 +233,7 @@ export async function startSpinEdge(manifest, variables, stops) {
     proc.kill('SIGTERM');
     await new Promise((r) => proc.once('exit', r));
     fs.rmSync(state, { recursive: true, force: true });
+    fs.rmSync(logDir, { recursive: true, force: true });
   });
   const log = () => {
     try {
@@ -239,7 +242,7 @@ export async function startSpinEdge(manifest, variables, stops) {
       return [];
     }
   };
-  return { url, log };
+  return { url, state, log };
 }
 
 /** The Spin variables (tests/cache/spin.toml and the like) for the stack's settings `w` (edge_env_for_workers). */
