@@ -1,11 +1,7 @@
 //! `verge explain` on the shipped config, run as the operator runs it.
-use std::process::Command;
+mod common;
 
-fn verge(args: &[&str]) -> (i32, String, String) {
-    let out =
-        Command::new(env!("CARGO_BIN_EXE_verge")).args(args).current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../..")).output().unwrap();
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
-}
+use common::verge;
 
 #[test]
 fn a_cached_route_shows_the_behaviours_tried_the_key_and_the_origin_request() {

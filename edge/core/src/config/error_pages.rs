@@ -70,20 +70,16 @@ fn parse_one(ck: &mut Checker<'_>, node: Node<'_, '_>, what: &str, origins: &Ori
     let code =
         f.require(ck, "status", "status = 503").and_then(|n| status(ck, n, |s| ERROR_STATUSES.contains(&s), &format!("use one of {list}")));
     let origin = f.require(ck, "origin", "origin = \"NAME\" of an s3 origin").and_then(|n| {
-        let s = ck.string(n)?;
-        match origins.find(&s) {
-            Ok(i) if matches!(origins.valid[i].kind, OriginKind::S3 { .. }) => Some(i),
-            Ok(_) => {
-                ck.error(n.span, format!("{what}: origin {s:?} is not an s3 origin"), "error pages are objects in a bucket");
-                None
-            }
-            Err(report) => {
-                if report {
-                    ck.error(n.span, format!("{what} uses origin {s:?}, which is not defined"), format!("use one of: {}", origins.known()));
-                }
-                None
-            }
+        let i = origins.reference(ck, n, what)?;
+        if !matches!(origins.valid[i].kind, OriginKind::S3 { .. }) {
+            ck.error(
+                n.span,
+                format!("{what}: origin {:?} is not an s3 origin", origins.valid[i].name),
+                "error pages are objects in a bucket",
+            );
+            return None;
         }
+        Some(i)
     });
     let page = f.require(ck, "page", "page = \"/errors/503.html\"").and_then(|n| {
         let s = ck.string(n)?;
@@ -111,28 +107,7 @@ mod tests {
     use crate::config::EdgeConfig;
 
     fn config(extra: &str) -> String {
-        format!(
-            r#"
-[origins.web]
-type = "s3"
-bucket = "site"
-region = "us-east-1"
-credentials = {{ access_key_id = {{ env = "K" }}, secret_access_key = {{ secret = "S" }} }}
-
-[origins.api]
-type = "http"
-url = "http://a.test"
-service = "execute-api"
-region = "us-east-1"
-credentials = {{ access_key_id = {{ env = "K" }}, secret_access_key = {{ secret = "S" }} }}
-
-{extra}
-
-[[behaviours]]
-path = "*"
-origin = "web"
-"#
-        )
+        crate::config::tests::three_origins(extra, "web", "")
     }
 
     #[test]

@@ -364,6 +364,24 @@ impl Origins {
     pub(crate) fn known(&self) -> String {
         self.valid.iter().map(|o| o.name.as_str()).collect::<Vec<_>>().join(", ")
     }
+
+    /// The origin a string value `n` of `what` names, or an error there when it names none.
+    pub(crate) fn reference(&self, ck: &mut Checker<'_>, n: Node<'_, '_>, what: &str) -> Option<usize> {
+        let s = ck.string(n)?;
+        match self.find(&s) {
+            Ok(i) => Some(i),
+            Err(report) => {
+                if report {
+                    ck.error(
+                        n.span,
+                        format!("{what} uses origin {s:?}, which is not defined"),
+                        format!("define [origins.{s}] or use one of: {}", self.known()),
+                    );
+                }
+                None
+            }
+        }
+    }
 }
 
 fn parse_origins(ck: &mut Checker<'_>, node: Node<'_, '_>) -> Origins {
@@ -516,22 +534,7 @@ fn parse_behaviours(
                 .ok()
                 .map(|p| (p, n.span))
         });
-        let origin = f.require(ck, "origin", "origin = \"NAME\" of an [origins.NAME] table").and_then(|n| {
-            let s = ck.string(n)?;
-            match origins.find(&s) {
-                Ok(idx) => Some(idx),
-                Err(report) => {
-                    if report {
-                        ck.error(
-                            n.span,
-                            format!("{what} uses origin {s:?}, which is not defined"),
-                            format!("define [origins.{s}] or use one of: {}", origins.known()),
-                        );
-                    }
-                    None
-                }
-            }
-        });
+        let origin = f.require(ck, "origin", "origin = \"NAME\" of an [origins.NAME] table").and_then(|n| origins.reference(ck, n, &what));
         if let Some((p, span)) = &pattern {
             last = Some((p.is_catch_all(), *span));
             if let Some((earlier, n)) = patterns.iter().find(|(b, _)| b.covers(p)) {

@@ -90,28 +90,11 @@ fn same_kind(a: &Origin, b: &Origin) -> bool {
     matches!((&a.kind, &b.kind), (OriginKind::S3 { .. }, OriginKind::S3 { .. }) | (OriginKind::Http { .. }, OriginKind::Http { .. }))
 }
 
-fn origin_ref(ck: &mut Checker<'_>, n: Node<'_, '_>, what: &str, origins: &Origins) -> Option<usize> {
-    let s = ck.string(n)?;
-    match origins.find(&s) {
-        Ok(i) => Some(i),
-        Err(report) => {
-            if report {
-                ck.error(
-                    n.span,
-                    format!("{what} uses origin {s:?}, which is not defined"),
-                    format!("define [origins.{s}] or use one of: {}", origins.known()),
-                );
-            }
-            None
-        }
-    }
-}
-
 fn parse_failover(ck: &mut Checker<'_>, node: Node<'_, '_>, what: &str, origins: &Origins) -> Option<Failover> {
     let what = format!("failover of {what}");
     let table = ck.table(node, &what)?;
     let mut f = Fields::new(ck, table, &what, &["origin", "statuses"]);
-    let origin = f.require(ck, "origin", "origin = \"NAME\" of the secondary origin").and_then(|n| origin_ref(ck, n, &what, origins));
+    let origin = f.require(ck, "origin", "origin = \"NAME\" of the secondary origin").and_then(|n| origins.reference(ck, n, &what));
     let statuses = match f.take("statuses") {
         None => Some(DEFAULT_FAILOVER_STATUSES.iter().filter_map(|s| StatusCode::from_u16(*s).ok()).collect()),
         Some(n) => {
@@ -144,7 +127,7 @@ fn parse_canary(ck: &mut Checker<'_>, node: Node<'_, '_>, what: &str, origins: &
     let what = format!("canary of {what}");
     let table = ck.table(node, &what)?;
     let mut f = Fields::new(ck, table, &what, &["origin", "weight", "header", "cookie"]);
-    let origin = f.require(ck, "origin", "origin = \"NAME\" of the canary origin").and_then(|n| origin_ref(ck, n, &what, origins));
+    let origin = f.require(ck, "origin", "origin = \"NAME\" of the canary origin").and_then(|n| origins.reference(ck, n, &what));
     let weight = match f.take("weight") {
         None => Some(0),
         Some(n) => ck.int_in(n, 0, 100).map(|w| w as u8),
@@ -178,34 +161,7 @@ mod tests {
     use crate::config::EdgeConfig;
 
     fn config(extra: &str) -> String {
-        format!(
-            r#"
-[origins.api]
-type = "http"
-url = "http://a.test"
-service = "execute-api"
-region = "us-east-1"
-credentials = {{ access_key_id = {{ env = "K" }}, secret_access_key = {{ secret = "S" }} }}
-
-[origins.api-b]
-type = "http"
-url = "http://b.test"
-service = "execute-api"
-region = "us-east-1"
-credentials = {{ access_key_id = {{ env = "K" }}, secret_access_key = {{ secret = "S" }} }}
-
-[origins.web]
-type = "s3"
-bucket = "site"
-region = "us-east-1"
-credentials = {{ access_key_id = {{ env = "K" }}, secret_access_key = {{ secret = "S" }} }}
-
-[[behaviours]]
-path = "*"
-origin = "api"
-{extra}
-"#
-        )
+        crate::config::tests::three_origins("", "api", extra)
     }
 
     #[test]
