@@ -31,18 +31,24 @@ async function loadBuild() {
 }
 
 // `after` (the id of a number just added) makes a new edge cache key, so the page sees its own
-// write instead of statistics the edge keeps for 30 seconds.
+// write instead of statistics the edge keeps for 30 seconds. Only the latest load is shown: the
+// page's first load, when slow (a cold edge), must not overwrite the statistics after an add.
+let statsLoads = 0;
 async function loadStats(after) {
+  statsLoads += 1;
+  const mine = statsLoads;
   const to = new Date();
   const from = new Date(to.getTime() - 29 * 86400000);
   const status = $('#stats-status');
   const fresh = after ? `&after=${encodeURIComponent(after)}` : '';
   const resp = await fetch(`/api/stats/daily?from=${isoDay(from)}&to=${isoDay(to)}${fresh}`, { headers: { accept: 'application/json' } });
+  if (mine !== statsLoads) return;
   if (!resp.ok) {
     status.textContent = `Could not load statistics: ${await problemText(resp)}`;
     return;
   }
   const body = await resp.json();
+  if (mine !== statsLoads) return;
   const rows = $('#stats tbody');
   rows.replaceChildren(
     ...body.days.map((d) => {
@@ -73,8 +79,9 @@ async function addNumber(event) {
     return;
   }
   const saved = await resp.json();
-  out.textContent = `Added ${saved.value} on ${saved.day}.`;
+  // The statistics first, so that once the page says "Added" they include the new number.
   await loadStats(saved.id ?? String(Date.now()));
+  out.textContent = `Added ${saved.value} on ${saved.day}.`;
 }
 
 // The session lives in an HttpOnly cookie this script cannot read; /auth/me says who is signed in.
