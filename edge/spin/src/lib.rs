@@ -318,13 +318,21 @@ async fn handle(req: Request) -> impl IntoResponse {
     }
     println!("{}", handled.log.to_json());
     let (parts, body) = handled.response.into_parts();
-    let mut response = http::Response::from_parts(parts, body.into_bytes());
-    // Spin does not compress: the edge does, for text and clients that accept it ([edge] compress).
-    #[cfg(any(feature = "gzip", feature = "brotli"))]
+    let response = http::Response::from_parts(parts, body.into_bytes());
+    compressed(response, &method, &accept).map(FullBody::new)
+}
+
+/// Spin does not compress: the edge does, for text and clients that accept it ([edge] compress).
+#[cfg(any(feature = "gzip", feature = "brotli"))]
+fn compressed(mut response: http::Response<Bytes>, method: &http::Method, accept: &http::HeaderMap) -> http::Response<Bytes> {
     if EDGE.get().and_then(|e| e.as_ref().ok()).is_some_and(|e| e.config().limits.compress) {
-        verge_edge::compress::compress(&method, &accept, &mut response);
+        verge_edge::compress::compress(method, accept, &mut response);
     }
-    #[cfg(not(any(feature = "gzip", feature = "brotli")))]
-    let _ = (method, accept);
-    response.map(FullBody::new)
+    response
+}
+
+/// Built without a compressor: answers go as they are.
+#[cfg(not(any(feature = "gzip", feature = "brotli")))]
+fn compressed(response: http::Response<Bytes>, _: &http::Method, _: &http::HeaderMap) -> http::Response<Bytes> {
+    response
 }
