@@ -342,9 +342,9 @@ describe('shared tier', () => {
 
   test('an asset from the bucket is cached on both stack edges (site policy) and answers HEAD', async () => {
     for (const runtime of ['spin', 'workers']) {
-      const first = await raw(env.edges[runtime], 'GET', '/style.css?v=1');
+      const first = await raw(env.edges[runtime], 'GET', '/favicon.svg?v=1');
       assert.equal(first.status, 200);
-      const second = await raw(env.edges[runtime], 'GET', '/style.css?v=2');
+      const second = await raw(env.edges[runtime], 'GET', '/favicon.svg?v=2');
       assert.match(status(second), /^verge; hit/, `${runtime}: the query does not split the entry`);
       assert.equal(second.text, first.text);
     }

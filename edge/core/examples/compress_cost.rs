@@ -27,7 +27,7 @@ fn main() {
         (0..1500).map(|i| format!("{{\"day\":\"2026-11-{:02}\",\"count\":{i},\"label\":\"numbers\"}},", i % 30 + 1)).collect();
     let samples: Vec<(&str, &str, Vec<u8>)> = vec![
         ("web/index.html", "text/html", std::fs::read(format!("{root}/web/index.html")).unwrap()),
-        ("web/app.js", "text/javascript", std::fs::read(format!("{root}/web/app.js")).unwrap()),
+        ("web/src/style.css", "text/css", std::fs::read(format!("{root}/web/src/style.css")).unwrap()),
         ("77 KB JSON", "application/json", format!("[{}]", json.trim_end_matches(',')).into_bytes()),
     ];
     println!("| answer | bytes | coding | compressed bytes | median µs |");
