@@ -77,7 +77,8 @@ def main():
 
         wt_port = free_port()
         env = {
-            "VERGE_ORIGIN_URL": origin_url, "VERGE_S3_ENDPOINT": origin_url, "VERGE_WEB_ACCESS_KEY_ID": "AKIDBENCH",
+            "VERGE_ORIGIN_URL": origin_url, "VERGE_ORIGIN_FAILOVER_URL": origin_url, "VERGE_ORIGIN_CANARY_URL": origin_url,
+            "VERGE_S3_ENDPOINT": origin_url, "VERGE_WEB_ACCESS_KEY_ID": "AKIDBENCH",
             "VERGE_WEB_SECRET_ACCESS_KEY": "bench-web-secret-not-used-for-anything", "VERGE_ORIGIN_ACCESS_KEY_ID": "AKIDBENCHEDGE",
             "VERGE_ORIGIN_SECRET_ACCESS_KEY": secret, "VERGE_JWKS_URL": origin_url + "/jwks", "VERGE_OIDC_ISSUER": origin_url,
             "VERGE_OIDC_CLIENT_SECRET": secret, "VERGE_SESSION_SECRET": secret, "VERGE_PUBLIC_URL": "http://127.0.0.1:3000",

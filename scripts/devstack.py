@@ -232,6 +232,8 @@ class Stack:
             "VERGE_WEB_ACCESS_KEY_ID": web[0],
             "VERGE_WEB_SECRET_ACCESS_KEY": web[1],
             "VERGE_ORIGIN_URL": origin_url,
+            "VERGE_ORIGIN_FAILOVER_URL": origin_url,
+            "VERGE_ORIGIN_CANARY_URL": origin_url,
             "VERGE_ORIGIN_ACCESS_KEY_ID": self.edge_key[0],
             "VERGE_ORIGIN_SECRET_ACCESS_KEY": self.edge_key[1],
             **self.extra_edge_env,
@@ -318,7 +320,8 @@ class Stack:
         edge = self.edge_env("http://origin.spin.internal")
         variables = {
             **env_variables(self.origin_env()),
-            **env_variables({k: v for k, v in edge.items() if k not in ("VERGE_ORIGIN_URL", "VERGE_ORIGIN_ACCESS_KEY_ID",
+            **env_variables({k: v for k, v in edge.items() if k not in ("VERGE_ORIGIN_URL", "VERGE_ORIGIN_FAILOVER_URL",
+                                                                       "VERGE_ORIGIN_CANARY_URL", "VERGE_ORIGIN_ACCESS_KEY_ID",
                                                                        "VERGE_ORIGIN_SECRET_ACCESS_KEY")}),
             "edge_access_key_id": self.edge_key[0], "edge_secret_access_key": self.edge_key[1],
             "public_url": f"http://127.0.0.1:{self.edge_port}",

@@ -22,8 +22,11 @@ t=$(date +%s)
 cargo clippy --locked -q --profile host -p verge-spin-host --all-targets -- -D warnings
 echo "   (Spin host lint: $(( $(date +%s) - t ))s)"
 cargo clippy --locked -q --target wasm32-unknown-unknown -p verge-edge-workers -- -D warnings
+# The compression module is built into the Spin component only (features gzip, brotli).
+cargo clippy --locked -q -p verge-edge --features compression --all-targets -- -D warnings
 stage "native tests"
 cargo test --locked --workspace --exclude verge-edge-spin --exclude verge-origin-spin --exclude verge-wasi --exclude verge-spin-host --exclude verge-spin-testapp
+cargo test --locked -q -p verge-edge --features compression --lib compress
 t=$(date +%s)
 cargo test --locked --profile host -p verge-spin-host
 echo "   (Spin host unit tests, building the host's dependencies: $(( $(date +%s) - t ))s)"

@@ -9,15 +9,10 @@
 // query keyed, tracking parameters dropped) and /api/me/* (per_user).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
-import { Miniflare } from 'miniflare';
-import { ROOT, edgeIsolates, raw, startStack } from './stack.mjs';
-import { startTestOrigin } from '../cache/origin.mjs';
 import { DatabaseSync } from 'node:sqlite';
+import { edgeVariables, raw, startSpinEdge, startStack, startWorkersEdge } from './stack.mjs';
+import { startTestOrigin } from '../cache/origin.mjs';
 
 let env;
 let origin;
@@ -26,75 +21,19 @@ const edges = {};
 const spinStates = new Map();
 const stops = [];
 
-/** The Workers build as two isolates (edge, edge2) of one miniflare, as tests/blackbox/stack.mjs starts it. */
-async function startWorkers(bindings) {
-  const build = path.join(ROOT, 'edge/workers/build');
-  const mf = new Miniflare({
-    workers: edgeIsolates(build, bindings),
-    host: '127.0.0.1',
-    port: 0,
-    handleRuntimeStdio: (stdout, stderr) => {
-      stdout.resume();
-      stderr.resume();
-    },
-  });
-  const url = (await mf.ready).toString().replace(/\/$/, '');
-  const second = await mf.getWorker('edge2');
-  stops.push(() => mf.dispose());
-  return { url, second };
-}
-
-/** The edge under the Spin host; `reuse` lets one instance serve many requests, at once too
- * (the host's defaults), instead of a fresh instance per request. */
-async function startSpin(variables, { reuse = false } = {}) {
-  const state = fs.mkdtempSync(path.join(os.tmpdir(), 'verge-cache-state-'));
-  const args = ['up', '-f', path.join(ROOT, 'tests/cache/spin.toml'), '--listen', '127.0.0.1:0', '--state-dir', state];
-  if (!reuse) args.push('--max-instance-reuse-count', '1');
-  const env2 = { ...process.env };
-  for (const [k, v] of Object.entries(variables)) env2[`SPIN_VARIABLE_${k.toUpperCase()}`] = v;
-  const proc = spawn(path.join(ROOT, 'target/host/verge-spin'), args, { env: env2, stdio: ['ignore', 'pipe', 'pipe'] });
-  proc.stderr.resume();
-  const url = await new Promise((resolve, reject) => {
-    const rl = createInterface({ input: proc.stdout });
-    rl.on('line', (l) => {
-      const m = l.match(/http:\/\/127\.0\.0\.1:\d+/);
-      if (m) resolve(m[0]);
-    });
-    proc.once('exit', (code) => reject(new Error(`verge-spin exited with ${code}`)));
-  });
-  spinStates.set(url, state);
-  stops.push(async () => {
-    proc.kill('SIGTERM');
-    await new Promise((r) => proc.once('exit', r));
-    fs.rmSync(state, { recursive: true, force: true });
-  });
-  return url;
-}
-
 before(async () => {
   env = await startStack();
   origin = await startTestOrigin();
   const w = env.stack.edge_env_for_workers;
-  const workers = await startWorkers({ ...w, VERGE_ORIGIN_URL: origin.url });
+  const workers = await startWorkersEdge({ ...w, VERGE_ORIGIN_URL: origin.url, VERGE_ORIGIN_FAILOVER_URL: origin.url, VERGE_ORIGIN_CANARY_URL: origin.url }, stops);
   edges.workers = workers.url;
   edges.workers2 = workers.second;
-  const jwks = w.VERGE_JWKS_URL;
-  const spinVariables = {
-    origin_url: origin.url,
-    s3_endpoint: w.VERGE_S3_ENDPOINT,
-    web_access_key_id: w.VERGE_WEB_ACCESS_KEY_ID,
-    web_secret_access_key: w.VERGE_WEB_SECRET_ACCESS_KEY,
-    edge_access_key_id: w.VERGE_ORIGIN_ACCESS_KEY_ID,
-    edge_secret_access_key: w.VERGE_ORIGIN_SECRET_ACCESS_KEY,
-    jwks_url: jwks,
-    jwks_origin: new URL(jwks).origin,
-    oidc_issuer: w.VERGE_OIDC_ISSUER,
-    oidc_client_secret: w.VERGE_OIDC_CLIENT_SECRET,
-    session_secret: w.VERGE_SESSION_SECRET,
-    public_url: 'http://127.0.0.1:1',
-  };
-  edges.spin = await startSpin(spinVariables);
-  edges.spinReused = await startSpin(spinVariables, { reuse: true });
+  const spinVariables = { origin_url: origin.url, ...edgeVariables(w) };
+  for (const [name, reuse] of [['spin', false], ['spinReused', true]]) {
+    const spin = await startSpinEdge('tests/cache/spin.toml', spinVariables, stops, { reuse });
+    edges[name] = spin.url;
+    spinStates.set(spin.url, spin.state);
+  }
 });
 
 after(async () => {

@@ -70,14 +70,7 @@ export async function startStack({ secondEdge = false } = {}) {
     workers: () => workersLog,
   };
   /** The edge's access log line for `requestId` (waits for it to be written). */
-  const accessLog = async (runtime, requestId) => {
-    for (let i = 0; i < 50; i += 1) {
-      const line = logLines[runtime]().find((l) => l.includes(`"request_id":"${requestId}"`));
-      if (line) return JSON.parse(line.slice(line.indexOf('{')));
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    throw new Error(`no ${runtime} access log line for ${requestId}`);
-  };
+  const accessLog = (runtime, requestId) => findLog(logLines[runtime], requestId);
   return { stack, edges: { spin: stack.edge, workers: workersUrl }, workers2, issuer, stop, accessLog, logDir };
 }
 
@@ -214,6 +207,94 @@ export function edgeIsolates(build, bindings) {
     edgeWorker('edge', build, bindings, { VERGE_RATE_LIMITER: { className: 'RateLimiter', useSQLite: true } }),
     edgeWorker('edge2', build, bindings, { VERGE_RATE_LIMITER: { className: 'RateLimiter', scriptName: 'edge', useSQLite: true } }),
   ];
+}
+
+/**
+ * The Workers build as two isolates (edge, edge2) of a miniflare of its own, with `bindings`; its
+ * access log lines go to `onLine`. Adds its stop to `stops`; returns { url, second, log }.
+ */
+export async function startWorkersEdge(bindings, stops) {
+  const log = [];
+  const mf = new Miniflare({
+    workers: edgeIsolates(path.join(ROOT, 'edge/workers/build'), bindings),
+    host: '127.0.0.1',
+    port: 0,
+    handleRuntimeStdio: (stdout, stderr) => {
+      createInterface({ input: stdout }).on('line', (l) => log.push(l));
+      stderr.resume();
+    },
+  });
+  const url = (await mf.ready).toString().replace(/\/$/, '');
+  const second = await mf.getWorker('edge2');
+  stops.push(() => mf.dispose());
+  return { url, second, log };
+}
+
+/**
+ * The Spin edge alone under the project's Spin host, from `manifest` (relative to the repository)
+ * with its application `variables`: a fresh instance per request (every cache hit then comes from
+ * the key-value store instances share), or with `reuse` one instance for many requests, at once
+ * too (the host's defaults). Adds its stop to `stops`; returns { url, state, log }: `state` is its
+ * state directory (the key-value store's SQLite file), `log()` reads the edge's access log lines.
+ */
+export async function startSpinEdge(manifest, variables, stops, { reuse = false } = {}) {
+  const state = fs.mkdtempSync(path.join(os.tmpdir(), 'verge-edge-state-'));
+  const logDir = fs.mkdtempSync(path.join(os.tmpdir(), 'verge-edge-logs-'));
+  const args = ['up', '-f', path.join(ROOT, manifest), '--listen', '127.0.0.1:0', '--state-dir', state, '--log-dir', logDir];
+  if (!reuse) args.push('--max-instance-reuse-count', '1');
+  const env = { ...process.env };
+  for (const [k, v] of Object.entries(variables)) env[`SPIN_VARIABLE_${k.toUpperCase()}`] = v;
+  const proc = spawn(path.join(ROOT, 'target/host/verge-spin'), args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  proc.stderr.resume();
+  const url = await new Promise((resolve, reject) => {
+    const rl = createInterface({ input: proc.stdout });
+    rl.on('line', (l) => {
+      const m = l.match(/http:\/\/127\.0\.0\.1:\d+/);
+      if (m) resolve(m[0]);
+    });
+    proc.once('exit', (code) => reject(new Error(`verge-spin exited with ${code}`)));
+  });
+  stops.push(async () => {
+    proc.kill('SIGTERM');
+    await new Promise((r) => proc.once('exit', r));
+    fs.rmSync(state, { recursive: true, force: true });
+    fs.rmSync(logDir, { recursive: true, force: true });
+  });
+  const log = () => {
+    try {
+      return fs.readFileSync(path.join(logDir, 'edge_stdout.txt'), 'utf8').split('\n');
+    } catch {
+      return [];
+    }
+  };
+  return { url, state, log };
+}
+
+/** The Spin variables (tests/cache/spin.toml and the like) for the stack's settings `w` (edge_env_for_workers). */
+export function edgeVariables(w) {
+  return {
+    s3_endpoint: w.VERGE_S3_ENDPOINT,
+    web_access_key_id: w.VERGE_WEB_ACCESS_KEY_ID,
+    web_secret_access_key: w.VERGE_WEB_SECRET_ACCESS_KEY,
+    edge_access_key_id: w.VERGE_ORIGIN_ACCESS_KEY_ID,
+    edge_secret_access_key: w.VERGE_ORIGIN_SECRET_ACCESS_KEY,
+    jwks_url: w.VERGE_JWKS_URL,
+    jwks_origin: new URL(w.VERGE_JWKS_URL).origin,
+    oidc_issuer: w.VERGE_OIDC_ISSUER,
+    oidc_client_secret: w.VERGE_OIDC_CLIENT_SECRET,
+    session_secret: w.VERGE_SESSION_SECRET,
+    public_url: 'http://127.0.0.1:1',
+  };
+}
+
+/** The access log line for `requestId` among `lines()` (waits for it to be written). */
+export async function findLog(lines, requestId) {
+  for (let i = 0; i < 100; i += 1) {
+    const line = lines().find((l) => l.includes(`"request_id":"${requestId}"`));
+    if (line) return JSON.parse(line.slice(line.indexOf('{')));
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`no access log line for ${requestId}`);
 }
 
 /**

@@ -24,7 +24,23 @@ use spin_sdk::wasip3::{wit_future, wit_stream};
 /// # Errors
 /// The host's [`ErrorCode`] (connection refused, timeouts, DNS, ...).
 pub async fn send(req: http::Request<Bytes>, timeout: Option<Duration>) -> Result<http::Response<Bytes>, ErrorCode> {
-    let (parts, body) = forward(req, timeout).await?.into_parts();
+    send_with(req, Timeouts { connect: timeout, response: timeout }).await
+}
+
+/// wasi:http's request options: `connect` bounds connecting (`connect-timeout`), `response` the
+/// first byte and the gaps between bytes. `None` leaves the host's default.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Timeouts {
+    pub connect: Option<Duration>,
+    pub response: Option<Duration>,
+}
+
+/// [`send`] with separate connect and response timeouts.
+///
+/// # Errors
+/// The host's [`ErrorCode`] (connection refused, timeouts, DNS, ...).
+pub async fn send_with(req: http::Request<Bytes>, timeouts: Timeouts) -> Result<http::Response<Bytes>, ErrorCode> {
+    let (parts, body) = forward_with(req, timeouts).await?.into_parts();
     Ok(http::Response::from_parts(parts, body.read().await?))
 }
 
@@ -34,6 +50,14 @@ pub async fn send(req: http::Request<Bytes>, timeout: Option<Duration>) -> Resul
 /// # Errors
 /// As [`send`], for the response head.
 pub async fn forward(req: http::Request<Bytes>, timeout: Option<Duration>) -> Result<http::Response<IncomingBody>, ErrorCode> {
+    forward_with(req, Timeouts { connect: timeout, response: timeout }).await
+}
+
+/// [`forward`] with separate connect and response timeouts.
+///
+/// # Errors
+/// As [`send`], for the response head.
+pub async fn forward_with(req: http::Request<Bytes>, timeouts: Timeouts) -> Result<http::Response<IncomingBody>, ErrorCode> {
     let (parts, body) = req.into_parts();
     let mut entries: Vec<(String, Vec<u8>)> = parts
         .headers
@@ -48,13 +72,17 @@ pub async fn forward(req: http::Request<Bytes>, timeout: Option<Duration>) -> Re
     }
     let headers = Fields::from_list(&entries).map_err(|e| ErrorCode::InternalError(Some(format!("headers: {e:?}"))))?;
 
-    let options = timeout.map(|t| {
+    let ns = |t: Duration| u64::try_from(t.as_nanos()).unwrap_or(u64::MAX);
+    let options = (timeouts.connect.is_some() || timeouts.response.is_some()).then(|| {
         let o = RequestOptions::new();
-        let ns = u64::try_from(t.as_nanos()).unwrap_or(u64::MAX);
         // A host that cannot honour a timeout refuses it; the request still goes out.
-        let _ = o.set_connect_timeout(Some(ns));
-        let _ = o.set_first_byte_timeout(Some(ns));
-        let _ = o.set_between_bytes_timeout(Some(ns));
+        if let Some(t) = timeouts.connect {
+            let _ = o.set_connect_timeout(Some(ns(t)));
+        }
+        if let Some(t) = timeouts.response {
+            let _ = o.set_first_byte_timeout(Some(ns(t)));
+            let _ = o.set_between_bytes_timeout(Some(ns(t)));
+        }
         o
     });
 

@@ -8,11 +8,14 @@
 //! verge purge URL --path P --prefix P
 //!                           purge paths or prefixes from an edge's cache (docs/cache.md), with
 //!                           the token from VERGE_TOKEN or --token
+//! verge explain METHOD URL [-H 'name: value']... [--config FILE]
+//!                           what the edge would do with a request, from the config alone
 //! ```
 //!
 //! `check` exits 0 when every file is valid, 1 when any has errors (each printed as
 //! `file:line:column: error: message` with a hint), 2 on usage errors.
 
+mod explain;
 mod purge;
 
 use std::process::ExitCode;
@@ -26,7 +29,10 @@ const USAGE: &str = "usage:
   verge sign METHOD URL [--body TEXT] [--header 'name: value']... [--service S] [--region R]
                                             print SigV4 headers for an origin request
   verge purge EDGE_URL [--path /p]... [--prefix /p/]... [--token JWT]
-                                            purge an edge's cache (token: VERGE_TOKEN)";
+                                            purge an edge's cache (token: VERGE_TOKEN)
+  verge explain METHOD URL [-H 'name: value']... [--config FILE]
+                                            what the edge would do with a request (default
+                                            config: edge/edge.toml)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -34,6 +40,7 @@ fn main() -> ExitCode {
         Some("check") => check(&args[1..]),
         Some("sign") => sign_cmd(&args[1..]),
         Some("purge") => purge::run(&args[1..], USAGE),
+        Some("explain") => explain::run(&args[1..], USAGE),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             ExitCode::SUCCESS

@@ -17,7 +17,7 @@ use crate::path::NormalPath;
 use crate::problem::EdgeError;
 use crate::request_id;
 use crate::target::{BaseUrl, ResolvedOrigin};
-use crate::upstream::{OriginTimeout, Upstream, UpstreamError};
+use crate::upstream::{ConnectTimeout, OriginTimeout, Upstream, UpstreamError};
 
 /// Hop-by-hop headers (RFC 9110 §7.6.1) never copied from an origin response.
 const HOP_BY_HOP: [&str; 8] =
@@ -54,6 +54,7 @@ pub(crate) async fn forward<U: Upstream>(
         .method(method.clone())
         .uri(base.join(&NormalPath::encode(path.as_str()), query))
         .extension(OriginTimeout(origin.timeout))
+        .extension(ConnectTimeout(origin.connect_timeout))
         .body(body)
         .map_err(|_| EdgeError::BadPath(crate::path::PathError::BadEscape))?;
     let h = req.headers_mut();

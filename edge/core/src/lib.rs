@@ -38,6 +38,9 @@
 //!    plan come from it; before the cache lookup, because a cache hit must count too and a
 //!    refused caller must not be served from the cache. The login routes' own limits run in
 //!    `ratelimit::login`, just before `login::routes`.
+//!    Then `canary::pick` (behaviours with `canary`, see [`canary`]): which origin serves, after
+//!    identity and rate limits (a refused request gets no sticky cookie), before the cache lookup,
+//!    whose key names the serving origin on such behaviours.
 //! 8. `caching::lookup` (behaviours with `cache = "POLICY"`, see [`cache`]): a fresh entry,
 //!    or a stale one within `stale-while-revalidate`, answers here; otherwise the request goes
 //!    on as the only one at the origin for its key, rewritten for a cache fill (GET for HEAD, no
@@ -46,14 +49,20 @@
 //!    `per_user` key is built from the identity that phase checked. (Rate limits, next, go between
 //!    the two: a refused caller must not be served from the cache either.)
 //! 9. `origin::fetch`: `s3` (signed GET/HEAD, SPA fallback) or `forward` (SigV4-signed
-//!    proxy, with what the behaviour's [`origin_request`] policy lets through). Last request
-//!    phase: only a request every check admitted, and the cache could not answer, costs an
-//!    origin call.
+//!    proxy, with what the behaviour's [`origin_request`] policy lets through), and the
+//!    behaviour's `failover` origin for a GET, HEAD or OPTIONS the first refused, let time out or
+//!    failed with a chosen status (two attempts at most). Last request phase: only a request
+//!    every check admitted, and the cache could not answer, costs an origin call; failover
+//!    comes before the fill, so `stale-if-error` judges what the secondary said.
 //! 10. `caching::fill` (pingora's `response_filter` for the cache): stores what may be stored,
 //!     refreshes an entry on a 304, answers stale within `stale-if-error` when the origin fails,
 //!     and answers the client's preconditions, HEAD and `Range` from the result. Right after the
 //!     origin, before the finishing step, so that what is stored is the origin's answer and never
 //!     one with per-request headers (`x-request-id`, a renewed session's `Set-Cookie`) in it.
+//!     Then `error_page::custom` (`[[error_responses]]`): an answer, the origin's or an edge
+//!     error, whose status has a page is answered with it for a browser. After the fill (the
+//!     cache keeps the origin's answer, never the page), before the finishing step (the page
+//!     gets the same per-request headers as any answer).
 //! 11. `finish::finish`, for every response (origin answers, cache hits, login redirects, edge
 //!     errors, and [`boot_failure`] / [`malformed`] answers given before there is an edge): an
 //!     error becomes its problem response; identity's `Set-Cookie` on non-error answers;
@@ -74,8 +83,12 @@
 
 pub mod auth;
 pub mod cache;
+pub mod canary;
+#[cfg(any(feature = "gzip", feature = "brotli"))]
+pub mod compress;
 pub mod config;
 pub mod embed;
+pub mod explain;
 mod forward;
 pub mod log;
 pub mod origin_request;
@@ -98,9 +111,12 @@ pub use log::AccessLog;
 pub use platform::Platform;
 pub use problem::EdgeError;
 pub use target::{StartupError, Target};
-pub use upstream::{Body, BufferedUpstream, Clock, OriginTimeout, Upstream, UpstreamError};
+pub use upstream::{Body, BufferedUpstream, Clock, ConnectTimeout, OriginTimeout, Upstream, UpstreamError};
 
-use crate::stages::{access, caching, finish, identity, limits, login, origin, ratelimit as rate, routing, Ctx, Exchange, Stop};
+use crate::stages::{
+    access, caching, canary as canary_stage, error_page, finish, identity, limits, login, origin, ratelimit as rate, routing, Ctx,
+    Exchange, Stop,
+};
 use crate::target::ResolvedOrigin;
 
 /// A running edge: validated config, resolved origins and identity providers, and the caches
@@ -121,6 +137,8 @@ pub struct Edge {
     rate_memory: ratelimit::MemoryCounters,
     /// `[rate_limit_store] redis`, resolved.
     rate_store_address: Option<String>,
+    /// Custom error pages fetched from their bucket.
+    error_pages: stages::error_page::Pages,
 }
 
 /// Why the edge could not start.
@@ -180,6 +198,7 @@ impl Edge {
             purges: cache::purge::PurgeState::default(),
             rate_memory: ratelimit::MemoryCounters::default(),
             rate_store_address,
+            error_pages: Default::default(),
         })
     }
 
@@ -222,6 +241,7 @@ impl Edge {
             Err(Stop::Answer(response)) => Ok(*response),
             Err(Stop::Error(e)) => Err(e),
         };
+        let outcome = error_page::custom(&mut cx, outcome).await;
         finish::finish(cx.ex, outcome, Some(platform.now()))
     }
 
@@ -238,6 +258,7 @@ impl Edge {
         rate::gate(cx).await?;
         identity::check(cx).await?;
         rate::check(cx).await?;
+        canary_stage::pick(cx)?;
         caching::lookup(cx).await?;
         let answer = origin::fetch(cx).await;
         caching::fill(cx, answer).await
@@ -333,3 +354,6 @@ pub fn malformed<B>(why: &str, entropy: [u8; 16]) -> Handled<'static, B> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod delivery_tests;

@@ -10,7 +10,11 @@ pub struct AccessLog {
     pub path: String,
     /// The matching behaviour's pattern, if routing got that far.
     pub behaviour: Option<String>,
+    /// The origin that served (the canary's or the failover's when they did).
     pub origin: Option<String>,
+    /// Why the primary was given up for the failover origin (`api: status 503`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failover: Option<String>,
     /// What admitted the request (`jwt:main`, `api_key`, `session`); none on open routes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub auth: Option<String>,
@@ -43,6 +47,7 @@ impl AccessLog {
             path: clip(req.uri().path(), 256),
             behaviour: None,
             origin: None,
+            failover: None,
             auth: None,
             signature: None,
             status: 0,

@@ -11,7 +11,7 @@ use verge_signing::{sign, Profile};
 use crate::path::NormalPath;
 use crate::problem::EdgeError;
 use crate::target::{BaseUrl, ResolvedOrigin};
-use crate::upstream::{OriginTimeout, Upstream};
+use crate::upstream::{ConnectTimeout, OriginTimeout, Upstream};
 
 /// Conditional and range headers the browser's request may carry to S3.
 const FORWARDED: [HeaderName; 5] =
@@ -90,6 +90,7 @@ impl Bucket<'_> {
             .method(method.clone())
             .uri(self.url(key))
             .extension(OriginTimeout(self.origin.timeout))
+            .extension(ConnectTimeout(self.origin.connect_timeout))
             .body(Bytes::new())
             .map_err(|_| EdgeError::Misconfigured)?;
         if conditional {

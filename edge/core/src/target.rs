@@ -56,6 +56,7 @@ pub struct ResolvedOrigin {
     pub scope: Scope,
     pub credentials: Credentials,
     pub timeout: Duration,
+    pub connect_timeout: Duration,
 }
 
 /// Why the edge cannot start with this config in this environment.
@@ -127,7 +128,7 @@ pub(crate) fn resolve(cfg: &EdgeConfig, lookup: Lookup<'_>) -> Result<Vec<Resolv
                     (Target::Http { base: setting(url)? }, Scope { region: region.clone(), service: service.clone() })
                 }
             };
-            Ok(ResolvedOrigin { name: o.name.clone(), target, scope, credentials, timeout: o.timeout })
+            Ok(ResolvedOrigin { name: o.name.clone(), target, scope, credentials, timeout: o.timeout, connect_timeout: o.connect_timeout })
         })
         .collect()
 }

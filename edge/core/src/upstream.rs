@@ -99,6 +99,12 @@ impl AsRef<[u8]> for Body<Bytes> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OriginTimeout(pub Duration);
 
+/// How long to wait for the connection, within [`OriginTimeout`]; set on requests to origins
+/// (`connect_timeout_ms`). A runtime that cannot tell connecting from waiting (workerd's `fetch`)
+/// honours the [`OriginTimeout`] alone; wasi:http has `connect-timeout`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectTimeout(pub Duration);
+
 /// Wall-clock time. On Workers this is `Date.now()`, which only moves across I/O.
 pub trait Clock {
     fn now(&self) -> SystemTime;

@@ -17,7 +17,7 @@ use spin_sdk::http::{FullBody, IntoResponse, Request};
 use spin_sdk::http_service;
 use spin_sdk::wasip3::http::types::{ErrorCode, Response};
 use verge_edge::config::Reference;
-use verge_edge::{Body, BodyRefused, BootError, Edge, OriginTimeout, Platform, UpstreamError};
+use verge_edge::{Body, BodyRefused, BootError, ConnectTimeout, Edge, OriginTimeout, Platform, UpstreamError};
 
 const CONFIG: &str = include_str!(env!("VERGE_EDGE_CONFIG_PATH"));
 
@@ -226,13 +226,13 @@ impl Platform for Spin {
     }
 
     async fn send(&self, req: http::Request<Bytes>) -> Result<http::Response<Bytes>, UpstreamError> {
-        let timeout = req.extensions().get::<OriginTimeout>().map(|t| t.0);
-        verge_wasi::send(req, timeout).await.map_err(classify)
+        let timeouts = timeouts(&req);
+        verge_wasi::send_with(req, timeouts).await.map_err(classify)
     }
 
     async fn forward(&self, req: http::Request<Bytes>) -> Result<http::Response<Self::Body>, UpstreamError> {
-        let timeout = req.extensions().get::<OriginTimeout>().map(|t| t.0);
-        verge_wasi::forward(req, timeout).await.map_err(classify)
+        let timeouts = timeouts(&req);
+        verge_wasi::forward_with(req, timeouts).await.map_err(classify)
     }
 
     async fn read(&self, body: Self::Body) -> Result<Bytes, UpstreamError> {
@@ -255,6 +255,14 @@ impl Platform for Spin {
     }
 }
 
+/// The request's timeouts as wasi:http request options: the response's (`timeout_ms`) and the
+/// connection's own bound within it (`connect_timeout_ms`).
+fn timeouts<B>(req: &http::Request<B>) -> verge_wasi::Timeouts {
+    let response = req.extensions().get::<OriginTimeout>().map(|t| t.0);
+    let connect = req.extensions().get::<ConnectTimeout>().map(|t| t.0).or(response);
+    verge_wasi::Timeouts { connect, response }
+}
+
 fn classify(e: ErrorCode) -> UpstreamError {
     match e {
         ErrorCode::ConnectionTimeout | ErrorCode::ConnectionReadTimeout | ErrorCode::HttpResponseTimeout | ErrorCode::DnsTimeout => {
@@ -272,6 +280,12 @@ fn classify(e: ErrorCode) -> UpstreamError {
 #[http_service]
 async fn handle(req: Request) -> Result<Response, ErrorCode> {
     let (parts, body) = req.into_parts();
+    // What compression needs of the request, kept before the request moves into the edge.
+    let method = parts.method.clone();
+    let mut accept = http::HeaderMap::new();
+    for v in parts.headers.get_all(http::header::ACCEPT_ENCODING) {
+        accept.append(http::header::ACCEPT_ENCODING, v.clone());
+    }
     if EDGE.get().is_none() {
         let booted = boot().await;
         let _ = EDGE.set(booted);
@@ -314,7 +328,46 @@ async fn handle(req: Request) -> Result<Response, ErrorCode> {
     println!("{}", handled.log.to_json());
     let (parts, body) = handled.response.into_parts();
     match body {
-        Body::Full(bytes) => http::Response::from_parts(parts, FullBody::new(bytes)).into_response(),
+        Body::Full(bytes) => compressed(http::Response::from_parts(parts, bytes), &method, &accept).map(FullBody::new).into_response(),
+        // A body to compress is read (at most compress::MAX_BYTES, by its declared length);
+        // anything else streams through from host to host.
+        Body::Origin(incoming) if to_compress(&parts, &method, &accept) => {
+            let bytes = incoming.read().await?;
+            compressed(http::Response::from_parts(parts, bytes), &method, &accept).map(FullBody::new).into_response()
+        }
         Body::Origin(incoming) => incoming.relay(&parts),
     }
+}
+
+fn compressing() -> bool {
+    EDGE.get().and_then(|e| e.as_ref().ok()).is_some_and(|e| e.config().limits.compress)
+}
+
+/// Spin does not compress: the edge does, for text and clients that accept it ([edge] compress).
+#[cfg(any(feature = "gzip", feature = "brotli"))]
+fn compressed(mut response: http::Response<Bytes>, method: &http::Method, accept: &http::HeaderMap) -> http::Response<Bytes> {
+    if compressing() {
+        verge_edge::compress::compress(method, accept, &mut response);
+    }
+    response
+}
+
+/// Whether a streamed answer is one to compress: its declared length within the bounds.
+#[cfg(any(feature = "gzip", feature = "brotli"))]
+fn to_compress(parts: &http::response::Parts, method: &http::Method, accept: &http::HeaderMap) -> bool {
+    let declared = parts.headers.get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    compressing()
+        && verge_edge::compress::choose(accept).is_some()
+        && declared.is_some_and(|n| verge_edge::compress::eligible(method, parts.status, &parts.headers, n))
+}
+
+/// Built without a compressor: answers go as they are.
+#[cfg(not(any(feature = "gzip", feature = "brotli")))]
+fn compressed(response: http::Response<Bytes>, _: &http::Method, _: &http::HeaderMap) -> http::Response<Bytes> {
+    response
+}
+
+#[cfg(not(any(feature = "gzip", feature = "brotli")))]
+fn to_compress(_: &http::response::Parts, _: &http::Method, _: &http::HeaderMap) -> bool {
+    false
 }

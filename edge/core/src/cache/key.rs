@@ -163,6 +163,10 @@ pub struct KeyInput<'a> {
     pub query: Option<&'a str>,
     pub headers: &'a HeaderMap,
     pub identity: &'a Identity,
+    /// The origin that will answer, on behaviours with a canary: the canary's answers and the
+    /// primary's may differ, so they never share an entry. `None` elsewhere (a failover origin
+    /// stands in for the primary and fills the primary's entries).
+    pub origin: Option<&'a str>,
 }
 
 /// The key for a request under a policy.
@@ -181,6 +185,9 @@ pub fn compute(input: &KeyInput<'_>) -> CacheKey {
     }
     if p.per_user {
         variant.push_str(&format!(" u:{}", user_hash(input.identity)));
+    }
+    if let Some(o) = input.origin {
+        variant.push_str(&format!(" o:{o}"));
     }
     CacheKey::from_parts(resource, variant)
 }
@@ -229,7 +236,7 @@ mod tests {
             headers.append(HeaderName::from_bytes(k.as_bytes()).unwrap(), HeaderValue::from_str(v).unwrap());
         }
         let path = NormalPath::parse("/api/stats").unwrap();
-        compute(&KeyInput { policy: p, path: &path, query: q, headers: &headers, identity: id })
+        compute(&KeyInput { policy: p, path: &path, query: q, headers: &headers, identity: id, origin: None })
     }
 
     #[test]

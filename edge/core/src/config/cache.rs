@@ -34,8 +34,8 @@ pub const DEFAULT_MAX_TTL: Duration = Duration::from_secs(31_536_000);
 /// credentials (the edge's identity replaces them), cookies (named one by one with `cookies`),
 /// the edge's own identity headers, and the request's framing.
 const REFUSED_HEADERS: [&str; 7] = ["authorization", "cookie", "host", "content-length", "transfer-encoding", "connection", "x-amz-date"];
-/// The edge's own session cookies: never in a key, never sent to an origin.
-pub const EDGE_COOKIES: [&str; 2] = [crate::auth::oidc::SESSION_COOKIE, crate::auth::oidc::LOGIN_COOKIE];
+/// The edge's own cookies (session, login, canary id): never in a key, never sent to an origin.
+pub const EDGE_COOKIES: [&str; 3] = [crate::auth::oidc::SESSION_COOKIE, crate::auth::oidc::LOGIN_COOKIE, crate::canary::COOKIE];
 
 /// Which query parameters count.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -26,6 +26,8 @@
 pub mod auth;
 pub mod cache;
 mod diagnostic;
+pub mod error_pages;
+pub mod origin_group;
 pub mod ratelimit;
 mod walk;
 
@@ -46,6 +48,9 @@ pub const DEFAULT_MAX_URL_BYTES: usize = 8_192;
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1 << 20;
 /// How long the edge waits for an origin's response headers before answering 504.
 pub const DEFAULT_ORIGIN_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long the edge waits for a connection to an origin (CloudFront's default and maximum; its
+/// minimum is 1 s).
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The in-instance cache's size: Workers isolates have 128 MB for everything, so a small share.
 pub const DEFAULT_CACHE_MEMORY_BYTES: usize = 16 << 20;
 /// The largest object the cache keeps; larger ones pass uncached. 1 MB is the value limit of
@@ -68,6 +73,8 @@ pub struct EdgeConfig {
     pub rate_limits: ratelimit::RateLimitConfig,
     /// In file order; the first match wins and the last is always the catch-all `*`.
     pub behaviours: Vec<Behaviour>,
+    /// `[[error_responses]]`: custom error pages per status.
+    pub error_responses: Vec<error_pages::ErrorResponse>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,6 +85,9 @@ pub struct Limits {
     pub cache_memory_bytes: usize,
     /// Objects larger than this are not cached.
     pub cache_max_object_bytes: usize,
+    /// Compress text answers for clients that accept gzip or br, where the runtime does not
+    /// (Spin; Workers compresses itself).
+    pub compress: bool,
 }
 
 impl Default for Limits {
@@ -87,6 +97,7 @@ impl Default for Limits {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             cache_memory_bytes: DEFAULT_CACHE_MEMORY_BYTES,
             cache_max_object_bytes: DEFAULT_CACHE_MAX_OBJECT_BYTES,
+            compress: true,
         }
     }
 }
@@ -129,6 +140,8 @@ pub struct Origin {
     pub kind: OriginKind,
     pub credentials: CredentialRefs,
     pub timeout: Duration,
+    /// How long to wait for a connection (`connect_timeout_ms`).
+    pub connect_timeout: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -173,6 +186,10 @@ pub struct Behaviour {
     pub origin_request: Option<usize>,
     /// The rate limits and access rule it names.
     pub limits: ratelimit::BehaviourLimits,
+    /// A secondary origin tried when the primary fails (`failover`).
+    pub failover: Option<origin_group::Failover>,
+    /// A share of clients sent to another origin (`canary`).
+    pub canary: Option<origin_group::Canary>,
 }
 
 const METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
@@ -270,6 +287,7 @@ fn parse_document(ck: &mut Checker<'_>) -> Option<EdgeConfig> {
             "rate_limits",
             "access_rules",
             "rate_limit_store",
+            "error_responses",
         ],
     );
 
@@ -311,6 +329,7 @@ fn parse_document(ck: &mut Checker<'_>) -> Option<EdgeConfig> {
             None
         }
     };
+    let error_responses = top.take("error_responses").map_or(Some(Vec::new()), |n| error_pages::parse(ck, n, &origins));
     let auth = auth_ok.then_some(auth);
     let origins = origins.complete().then_some(origins.valid);
     Some(EdgeConfig {
@@ -322,22 +341,26 @@ fn parse_document(ck: &mut Checker<'_>) -> Option<EdgeConfig> {
         purge: purge?,
         rate_limits: rate_limits?,
         behaviours: behaviours?,
+        error_responses: error_responses?,
     })
 }
 
 fn parse_limits(ck: &mut Checker<'_>, node: Node<'_, '_>) -> Option<Limits> {
     let table = ck.table(node, "[edge]")?;
-    let mut f = Fields::new(ck, table, "[edge]", &["max_url_bytes", "max_body_bytes", "cache_memory_bytes", "cache_max_object_bytes"]);
+    let mut f =
+        Fields::new(ck, table, "[edge]", &["max_url_bytes", "max_body_bytes", "cache_memory_bytes", "cache_max_object_bytes", "compress"]);
     let url = f.take("max_url_bytes").and_then(|n| ck.int_in(n, 256, 65_536)).unwrap_or(DEFAULT_MAX_URL_BYTES as i64);
     let body = f.take("max_body_bytes").and_then(|n| ck.int_in(n, 0, 100 * 1024 * 1024)).unwrap_or(DEFAULT_MAX_BODY_BYTES as i64);
     let memory = f.take("cache_memory_bytes").and_then(|n| ck.int_in(n, 0, 64 * 1024 * 1024)).unwrap_or(DEFAULT_CACHE_MEMORY_BYTES as i64);
     let object =
         f.take("cache_max_object_bytes").and_then(|n| ck.int_in(n, 0, 16 * 1024 * 1024)).unwrap_or(DEFAULT_CACHE_MAX_OBJECT_BYTES as i64);
+    let compress = f.take("compress").and_then(|n| ck.boolean(n)).unwrap_or(true);
     Some(Limits {
         max_url_bytes: url as usize,
         max_body_bytes: body as usize,
         cache_memory_bytes: memory as usize,
         cache_max_object_bytes: object as usize,
+        compress,
     })
 }
 
@@ -368,6 +391,24 @@ impl Origins {
     pub(crate) fn known(&self) -> String {
         self.valid.iter().map(|o| o.name.as_str()).collect::<Vec<_>>().join(", ")
     }
+
+    /// The origin a string value `n` of `what` names, or an error there when it names none.
+    pub(crate) fn reference(&self, ck: &mut Checker<'_>, n: Node<'_, '_>, what: &str) -> Option<usize> {
+        let s = ck.string(n)?;
+        match self.find(&s) {
+            Ok(i) => Some(i),
+            Err(report) => {
+                if report {
+                    ck.error(
+                        n.span,
+                        format!("{what} uses origin {s:?}, which is not defined"),
+                        format!("define [origins.{s}] or use one of: {}", self.known()),
+                    );
+                }
+                None
+            }
+        }
+    }
 }
 
 fn parse_origins(ck: &mut Checker<'_>, node: Node<'_, '_>) -> Origins {
@@ -395,13 +436,22 @@ fn parse_origins(ck: &mut Checker<'_>, node: Node<'_, '_>) -> Origins {
 fn parse_origin(ck: &mut Checker<'_>, name: &str, node: Node<'_, '_>) -> Option<Origin> {
     let what = format!("[origins.{name}]");
     let table = ck.table(node, &what)?;
-    let mut f = Fields::new(ck, table, &what, &["type", "bucket", "region", "endpoint", "url", "service", "credentials", "timeout_ms"]);
+    let mut f = Fields::new(
+        ck,
+        table,
+        &what,
+        &["type", "bucket", "region", "endpoint", "url", "service", "credentials", "timeout_ms", "connect_timeout_ms"],
+    );
     let ty = f.require(ck, "type", "type = \"s3\" or type = \"http\"").and_then(|n| ck.string(n).map(|s| (s, n.span)));
     let credentials = f
         .require(ck, "credentials", "credentials = { access_key_id = { env = \"NAME\" }, secret_access_key = { secret = \"NAME\" } }")
         .and_then(|n| parse_credentials(ck, n, &what));
     let timeout =
         f.take("timeout_ms").and_then(|n| ck.int_in(n, 1, 300_000)).map_or(DEFAULT_ORIGIN_TIMEOUT, |ms| Duration::from_millis(ms as u64));
+    let connect_timeout = f
+        .take("connect_timeout_ms")
+        .and_then(|n| ck.int_in(n, 1, 10_000))
+        .map_or(DEFAULT_CONNECT_TIMEOUT, |ms| Duration::from_millis(ms as u64));
 
     let kind = match ty {
         Some((t, _)) if t == "s3" => {
@@ -427,7 +477,7 @@ fn parse_origin(ck: &mut Checker<'_>, name: &str, node: Node<'_, '_>) -> Option<
         }
         None => None,
     };
-    Some(Origin { name: name.to_owned(), kind: kind?, credentials: credentials?, timeout })
+    Some(Origin { name: name.to_owned(), kind: kind?, credentials: credentials?, timeout, connect_timeout })
 }
 
 fn parse_credentials(ck: &mut Checker<'_>, node: Node<'_, '_>, origin: &str) -> Option<CredentialRefs> {
@@ -451,8 +501,20 @@ struct Policies<'a> {
     complete: bool,
 }
 
-const BEHAVIOUR_KEYS: [&str; 10] =
-    ["path", "origin", "methods", "spa_fallback", "auth", "allow_preflight", "cache", "origin_request", "rate_limits", "access"];
+const BEHAVIOUR_KEYS: [&str; 12] = [
+    "path",
+    "origin",
+    "methods",
+    "spa_fallback",
+    "auth",
+    "allow_preflight",
+    "cache",
+    "origin_request",
+    "rate_limits",
+    "access",
+    "failover",
+    "canary",
+];
 
 fn parse_behaviours(
     ck: &mut Checker<'_>,
@@ -499,22 +561,7 @@ fn parse_behaviours(
                 .ok()
                 .map(|p| (p, n.span))
         });
-        let origin = f.require(ck, "origin", "origin = \"NAME\" of an [origins.NAME] table").and_then(|n| {
-            let s = ck.string(n)?;
-            match origins.find(&s) {
-                Ok(idx) => Some(idx),
-                Err(report) => {
-                    if report {
-                        ck.error(
-                            n.span,
-                            format!("{what} uses origin {s:?}, which is not defined"),
-                            format!("define [origins.{s}] or use one of: {}", origins.known()),
-                        );
-                    }
-                    None
-                }
-            }
-        });
+        let origin = f.require(ck, "origin", "origin = \"NAME\" of an [origins.NAME] table").and_then(|n| origins.reference(ck, n, &what));
         if let Some((p, span)) = &pattern {
             last = Some((p.is_catch_all(), *span));
             if let Some((earlier, n)) = patterns.iter().find(|(b, _)| b.covers(p)) {
@@ -545,6 +592,7 @@ fn parse_behaviours(
         };
         let has_auth = rule.as_ref().map(|r| *r != auth::AuthRule::None);
         let limits = ratelimit::parse_behaviour(ck, &mut f, &what, rate_limits, has_auth);
+        let second = origin_group::parse_behaviour(ck, &mut f, &what, origins, origin);
         let allow_preflight = match f.take("allow_preflight") {
             Some(n) => ck.boolean(n),
             None => Some(false),
@@ -575,7 +623,7 @@ fn parse_behaviours(
             ok = false;
             continue;
         };
-        let Some(limits) = limits else {
+        let (Some(limits), Some((failover, canary))) = (limits, second) else {
             ok = false;
             continue;
         };
@@ -613,7 +661,19 @@ fn parse_behaviours(
             ck.error(span, format!("{what} has spa_fallback on an http origin"), "spa_fallback only applies to s3 origins; remove it");
             ok = false;
         }
-        out.push(Behaviour { pattern, origin, methods, spa_fallback, auth, allow_preflight, cache, origin_request, limits });
+        out.push(Behaviour {
+            pattern,
+            origin,
+            methods,
+            spa_fallback,
+            auth,
+            allow_preflight,
+            cache,
+            origin_request,
+            limits,
+            failover,
+            canary,
+        });
     }
     match last {
         Some((false, span)) => {

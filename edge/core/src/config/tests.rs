@@ -135,3 +135,21 @@ fn ui_snapshots() {
     }
     assert!(seen >= 5, "expected the ui snapshots to be present, found {seen}");
 }
+
+/// A config with three origins (`api` and `api-b` over http, `web` a bucket), `top` after them,
+/// and one catch-all behaviour on `origin` with `keys` (for the modules' own tests).
+pub(super) fn three_origins(top: &str, origin: &str, keys: &str) -> String {
+    let http = |name: &str, host: &str| {
+        format!(
+            "[origins.{name}]\ntype = \"http\"\nurl = \"http://{host}\"\nservice = \"execute-api\"\nregion = \"us-east-1\"\n\
+             credentials = {{ access_key_id = {{ env = \"K\" }}, secret_access_key = {{ secret = \"S\" }} }}\n"
+        )
+    };
+    format!(
+        "{}{}[origins.web]\ntype = \"s3\"\nbucket = \"site\"\nregion = \"us-east-1\"\n\
+         credentials = {{ access_key_id = {{ env = \"K\" }}, secret_access_key = {{ secret = \"S\" }} }}\n\n{top}\n\n\
+         [[behaviours]]\npath = \"*\"\norigin = \"{origin}\"\n{keys}\n",
+        http("api", "a.test"),
+        http("api-b", "b.test"),
+    )
+}

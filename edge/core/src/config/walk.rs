@@ -380,6 +380,11 @@ impl<'a, 'i> Fields<'a, 'i> {
         Fields { what: what.to_owned(), span: t.span, entries: kept }
     }
 
+    /// Where the table is, for errors about the table as a whole.
+    pub fn span(&self) -> Span {
+        self.span
+    }
+
     pub fn take(&mut self, key: &str) -> Option<Node<'a, 'i>> {
         let i = self.entries.iter().position(|(k, _)| k.value == key)?;
         Some(self.entries.swap_remove(i).1)

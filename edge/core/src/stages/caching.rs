@@ -61,8 +61,15 @@ fn policy_of<'e, P: Platform>(cx: &Ctx<'e, P>) -> Result<Option<&'e CachePolicy>
 
 pub(crate) async fn lookup<P: Platform>(cx: &mut Ctx<'_, P>) -> Result<(), Stop<P::Body>> {
     let Some(policy) = policy_of(cx)? else { return Ok(()) };
-    let key =
-        compute(&KeyInput { policy, path: cx.path()?, query: cx.req.uri().query(), headers: cx.req.headers(), identity: &cx.identity });
+    let route = cx.route()?;
+    let key = compute(&KeyInput {
+        policy,
+        path: cx.path()?,
+        query: cx.req.uri().query(),
+        headers: cx.req.headers(),
+        identity: &cx.identity,
+        origin: route.behaviour.canary.as_ref().map(|_| route.origin.name.as_str()),
+    });
     let method = cx.req.method().clone();
     let authenticated = cx.route()?.behaviour.auth != AuthRule::None && !policy.per_user;
     let mut pending = Pending {
@@ -94,6 +101,7 @@ pub(crate) async fn lookup<P: Platform>(cx: &mut Ctx<'_, P>) -> Result<(), Stop<
             cx.ex.background = Some(Box::pin(refresh(
                 cx.edge,
                 cx.platform,
+                route,
                 background_request(cx),
                 cx.identity.clone(),
                 pending.key.clone(),
@@ -220,6 +228,7 @@ fn background_request<P: Platform>(cx: &Ctx<'_, P>) -> Request<Bytes> {
 async fn refresh<'e, P: Platform>(
     edge: &'e crate::Edge,
     platform: &'e P,
+    route: super::Route<'e>,
     req: Request<Bytes>,
     identity: Identity,
     key: CacheKey,
@@ -229,8 +238,8 @@ async fn refresh<'e, P: Platform>(
     let now = platform.now();
     let mut ex = Exchange::begin(&req, platform.entropy(), Some(now));
     let path = crate::path::NormalPath::parse(req.uri().path()).ok();
-    ex.route = path.as_ref().map(|p| edge.route(p));
-    let Some(route) = ex.route else { return };
+    // The route as the request had it, the canary's origin included: the entry is that origin's.
+    ex.route = Some(route);
     let Some(policy) = route.behaviour.cache.and_then(|i| edge.config.cache_policies.get(i)) else { return };
     let client = req.headers().clone();
     let authenticated = route.behaviour.auth != AuthRule::None && !policy.per_user;
@@ -307,7 +316,8 @@ pub(crate) async fn fill<P: Platform>(
     }
     let (parts, body) = response.into_parts();
     let view = policy::request_view(&Method::GET, "", &pending.client, &parts.headers, pending.authenticated);
-    let judged = policy::assess(&view, parts.status, &parts.headers, now, pending.policy);
+    let mut judged = policy::assess(&view, parts.status, &parts.headers, now, pending.policy);
+    super::error_page::keep_error(&cx.edge.config, parts.status, &mut judged, pending.stale.is_some());
     let max = cx.edge.config.limits.cache_max_object_bytes;
     let declared = parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     let is_head = pending.method == Method::HEAD;

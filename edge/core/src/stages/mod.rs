@@ -8,6 +8,8 @@
 
 pub(crate) mod access;
 pub(crate) mod caching;
+pub(crate) mod canary;
+pub(crate) mod error_page;
 pub(crate) mod finish;
 pub(crate) mod identity;
 pub(crate) mod limits;

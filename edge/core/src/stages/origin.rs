@@ -2,20 +2,59 @@
 //! SigV4-signed proxy with the headers, cookies and query the [`crate::origin_request`] policy
 //! lets through). The request's body is handed over here; the
 //! response's body is relayed as the runtime holds it.
+//!
+//! With `failover` (an origin group), a GET, HEAD or OPTIONS that the primary refuses to connect,
+//! lets time out, or answers with one of the failover statuses is sent once more, to the
+//! secondary: two attempts at most. The decision is made on the response head alone, so the
+//! answer that is relayed still streams; the primary's unread body is dropped. Other methods are
+//! never sent twice (the primary may have acted on them). This runs before the cache's
+//! `stale-if-error`, which only sees what the secondary said.
+
+use http::{Method, Response};
 
 use super::{Ctx, Stop};
+use crate::config::origin_group::Failover;
 use crate::platform::{Out, Platform};
-use crate::target::Target;
+use crate::problem::EdgeError;
+use crate::target::{ResolvedOrigin, Target};
 use crate::upstream::Body;
 use crate::{forward, origin_request, s3};
 
-pub(crate) async fn fetch<P: Platform>(cx: &mut Ctx<'_, P>) -> Result<http::Response<Body<P::Body>>, Stop<P::Body>> {
+pub(crate) async fn fetch<P: Platform>(cx: &mut Ctx<'_, P>) -> Result<Response<Body<P::Body>>, Stop<P::Body>> {
     let route = cx.route()?;
-    let origin = route.origin;
+    let first = attempt(cx, route.origin).await;
+    let Some(failover) = &route.behaviour.failover else { return Ok(first?.map(Body::Origin)) };
+    let Some(why) = fails_over(failover, cx.req.method(), &first) else { return Ok(first?.map(Body::Origin)) };
+    drop(first);
+    let secondary = &cx.edge.origins[failover.origin];
+    cx.ex.log.failover = Some(format!("{}: {why}", route.origin.name));
+    cx.ex.log.origin = Some(secondary.name.clone());
+    Ok(attempt(cx, secondary).await?.map(Body::Origin))
+}
+
+/// Why the first answer sends the request to the secondary, if it does.
+pub fn fails_over<B>(failover: &Failover, method: &Method, first: &Result<Response<B>, EdgeError>) -> Option<String> {
+    if !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
+        return None;
+    }
+    match first {
+        Ok(r) if failover.statuses.contains(&r.status()) => Some(format!("status {}", r.status().as_u16())),
+        Err(e @ (EdgeError::OriginUnreachable | EdgeError::OriginTimeout)) => Some(e.to_string()),
+        // An S3 origin's 404 and 403 come back as edge errors.
+        Err(e @ (EdgeError::NotFound | EdgeError::OriginRefused)) if failover.statuses.contains(&e.status()) => {
+            Some(format!("status {}", e.status().as_u16()))
+        }
+        _ => None,
+    }
+}
+
+/// One request to one origin.
+async fn attempt<P: Platform>(cx: &Ctx<'_, P>, origin: &ResolvedOrigin) -> Result<Response<P::Body>, EdgeError> {
+    let route = cx.route()?;
     let path = cx.path()?;
     let up = Out(cx.platform);
     let req = &cx.req;
-    let response = match &origin.target {
+    match &origin.target {
         Target::S3 { base, bucket, path_style } => {
             let bucket = s3::Bucket { origin, base, bucket, path_style: *path_style };
             bucket.serve(req.method(), path, req.headers(), route.behaviour.spa_fallback, &up, cx.now).await
@@ -36,6 +75,5 @@ pub(crate) async fn fetch<P: Platform>(cx: &mut Ctx<'_, P>) -> Result<http::Resp
             };
             forward::forward(origin, base, call, req.body().clone(), &up, cx.now).await
         }
-    }?;
-    Ok(response.map(Body::Origin))
+    }
 }
