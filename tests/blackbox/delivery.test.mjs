@@ -214,6 +214,13 @@ describe('compression', () => {
     assert.equal(tiny.headers['content-encoding'], undefined, 'under 1 KB stays as it is');
   });
 
+  test('Spin streams an answer of unknown length through as it comes, uncompressed', async () => {
+    origins.primary.set('/api/compress-chunked', { body, chunked: true });
+    const r = await send(edges.up.spin.url, 'GET', '/api/compress-chunked', { ...PRIMARY, 'accept-encoding': 'gzip' });
+    assert.equal(r.headers['content-encoding'], undefined);
+    assert.equal(r.text, body);
+  });
+
   test('Workers leaves encoding to the runtime: workerd compresses by Accept-Encoding itself', async () => {
     const gz = await send(edges.up.workers.url, 'GET', s, { ...PRIMARY, 'accept-encoding': 'gzip' });
     assert.equal(gz.headers['content-encoding'], 'gzip');

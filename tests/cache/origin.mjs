@@ -26,8 +26,11 @@ export async function startTestOrigin() {
     const respond = () => {
       const status = value(s.status, 200);
       const body = value(s.body, JSON.stringify({ scenario: name, n, user: req.headers['x-verge-user'] ?? null, lang: req.headers['accept-language'] ?? null }));
-      res.writeHead(status, { 'content-type': 'application/json', ...value(s.headers, {}) });
-      res.end(status === 304 || req.method === 'HEAD' ? undefined : body);
+      const sent = status === 304 || req.method === 'HEAD' ? undefined : body;
+      // A complete body goes with its length, as most origins send one; `chunked` leaves it out.
+      const length = sent === undefined || value(s.chunked, false) ? {} : { 'content-length': Buffer.byteLength(sent) };
+      res.writeHead(status, { 'content-type': 'application/json', ...length, ...value(s.headers, {}) });
+      res.end(sent);
     };
     const delay = value(s.delayMs, 0);
     if (delay) setTimeout(respond, delay);
