@@ -88,6 +88,7 @@ pub mod request_id;
 mod s3;
 mod stages;
 pub mod target;
+pub mod trace;
 pub mod upstream;
 
 use bytes::Bytes;
@@ -100,7 +101,9 @@ pub use problem::EdgeError;
 pub use target::{StartupError, Target};
 pub use upstream::{Body, BufferedUpstream, Clock, OriginTimeout, Upstream, UpstreamError};
 
-use crate::stages::{access, caching, finish, identity, limits, login, origin, ratelimit as rate, routing, Ctx, Exchange, Stop};
+use crate::stages::{
+    access, caching, cors, finish, health, identity, limits, login, origin, ratelimit as rate, routing, Ctx, Exchange, Stop,
+};
 use crate::target::ResolvedOrigin;
 
 /// A running edge: validated config, resolved origins and identity providers, and the caches
@@ -121,6 +124,24 @@ pub struct Edge {
     rate_memory: ratelimit::MemoryCounters,
     /// `[rate_limit_store] redis`, resolved.
     rate_store_address: Option<String>,
+    /// What the health route reports of the build.
+    build: BuildInfo,
+}
+
+/// The build an edge runs, for the health route: the adapters embed it
+/// ([`embed::build_script`] exports `VERGE_BUILD_COMMIT` and `VERGE_BUILD_TIME`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BuildInfo {
+    /// The commit built (12 hex digits), `unknown` outside a git checkout.
+    pub commit: &'static str,
+    /// When the build script ran (RFC 3339, UTC).
+    pub time: &'static str,
+}
+
+impl Default for BuildInfo {
+    fn default() -> Self {
+        BuildInfo { commit: "unknown", time: "unknown" }
+    }
 }
 
 /// Why the edge could not start.
@@ -180,7 +201,14 @@ impl Edge {
             purges: cache::purge::PurgeState::default(),
             rate_memory: ratelimit::MemoryCounters::default(),
             rate_store_address,
+            build: BuildInfo::default(),
         })
+    }
+
+    /// The build the health route reports.
+    pub fn with_build(mut self, build: BuildInfo) -> Self {
+        self.build = build;
+        self
     }
 
     /// Parses, validates and resolves in one step (what adapters call at startup).
@@ -227,13 +255,16 @@ impl Edge {
 
     /// The request phases, in order (see the crate docs for why this order).
     async fn phases<P: Platform>(cx: &mut Ctx<'_, P>) -> Result<Response<Body<P::Body>>, Stop<P::Body>> {
+        limits::headers(cx)?;
         limits::url(cx)?;
         routing::normalise(cx)?;
+        health::answer(cx)?;
         rate::login(cx).await?;
         login::routes(cx).await?;
         caching::purge(cx).await?;
         routing::route(cx)?;
         access::check(cx)?;
+        cors::preflight(cx)?;
         limits::method_and_body(cx)?;
         rate::gate(cx).await?;
         identity::check(cx).await?;
@@ -333,3 +364,6 @@ pub fn malformed<B>(why: &str, entropy: [u8; 16]) -> Handled<'static, B> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod policy_tests;
