@@ -76,7 +76,16 @@ export async function startStack({ secondEdge = false } = {}) {
     }
     throw new Error(`no ${runtime} access log line for ${requestId}`);
   };
-  return { stack, edges: { spin: stack.edge, workers: workersUrl }, workers2, issuer, stop, accessLog };
+  /**
+   * The origin's log lines that contain `text`, for the origin behind `runtime`'s edge: the Spin
+   * edge's private component, or the origin alone (origin.spin.toml) that the Workers edge calls.
+   */
+  const originLog = (runtime, text) => {
+    const file = runtime === 'spin' ? path.join(logDir, 'app', 'origin_stdout.txt') : path.join(logDir, 'origin', 'origin_stdout.txt');
+    const lines = fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n') : [];
+    return lines.filter((l) => l.includes(text)).map((l) => JSON.parse(l.slice(l.indexOf('{'))));
+  };
+  return { stack, edges: { spin: stack.edge, workers: workersUrl }, workers2, issuer, stop, accessLog, originLog };
 }
 
 /**

@@ -30,8 +30,15 @@ for (const runtime of ['spin', 'workers']) {
       page.on('pageerror', (e) => errors.push(e.message));
       // A signed-out visitor's /auth/me answers 401, which Chromium reports as a failed load.
       page.on('console', (m) => m.type() === 'error' && !m.text().includes('status of 401') && errors.push(m.text()));
+      // The shipped headers policy gives the app a strict CSP (no inline script or style): every
+      // violation is recorded, and Chromium also reports each one as a console error.
+      await page.addInitScript(() => {
+        window.__cspViolations = [];
+        document.addEventListener('securitypolicyviolation', (e) => window.__cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`));
+      });
       const resp = await page.goto(`${env.edges[runtime]}/`);
       assert.equal(resp.status(), 200);
+      assert.match(resp.headers()['content-security-policy'], /script-src 'self'; style-src 'self'/);
 
       await page.waitForFunction(() => document.querySelector('#build-commit').textContent !== '…');
       assert.match(await page.textContent('#build-commit'), new RegExp(`^${commit}(-dirty)?$`));
@@ -52,6 +59,7 @@ for (const runtime of ['spin', 'workers']) {
       assert.ok(Number(row[4]) >= value, `max ${row[4]} >= ${value}`);
 
       assert.equal(await page.textContent('#account-link'), 'Sign in');
+      assert.deepEqual(await page.evaluate(() => window.__cspViolations), [], 'no CSP violation');
       assert.deepEqual(errors, []);
       await page.close();
     });

@@ -13,9 +13,13 @@
 //!
 //! 1. `request id`: keep the client's `x-request-id` if well-formed, else mint one
 //!    ([`request_id`]). First, so every answer, even an error, carries it.
-//! 2. `limits::url` (414): before the path is parsed, so an oversized URL costs nothing more.
+//!    The request's trace ([`trace`]) is chosen with it, from the same entropy.
+//! 2. `limits::headers` (431), then `limits::url` (414): before the path is parsed, so oversized
+//!    headers or URLs cost nothing more.
 //! 3. `routing::normalise` (400, [`path`]): before routing and login, so patterns, object keys
 //!    and login routes only ever see the normalised path.
+//!    Then `health::answer`: the `[health]` path, answered by the edge itself before routing (the
+//!    config refuses a behaviour it would hide).
 //! 4. `login::routes`: the edge's own `/auth/*` routes when OIDC login is configured. Before
 //!    routing, so no behaviour can shadow them; they carry their own state cookie, so they need
 //!    no identity.
@@ -25,9 +29,12 @@
 //!    From here on the matched behaviour is known, to later phases and to the finishing step.
 //!    Then `access::check` (403): the behaviour's access rule (IP blocks, countries), right after
 //!    routing: a denied client costs nothing more and learns nothing about the behaviour.
-//! 6. `limits::method_and_body` (405 with `Allow`, 413): cheap refusals, after routing (the
-//!    behaviour says which methods) and before identity (no key work for a request refused
-//!    anyway).
+//!    Then `cors::preflight`: the behaviour's CORS decision, kept for the finishing step; a
+//!    preflight is answered 204 here, before the method check, identity and rate limits (it
+//!    carries no credentials by design), with no origin call.
+//! 6. `limits::method_and_body` (405 with `Allow`, 413 on the declared `Content-Length` or the
+//!    body): cheap refusals, after routing (the behaviour says which methods and its body limit)
+//!    and before identity (no key work for a request refused anyway).
 //!    Then `ratelimit::gate` (429): a caller who has used up a `count = "failed_identity"` limit is
 //!    refused before identity, so guessing tokens or API keys costs no verification and no key
 //!    lookup; identity counts its refusals against such limits.
@@ -57,9 +64,10 @@
 //! 11. `finish::finish`, for every response (origin answers, cache hits, login redirects, edge
 //!     errors, and [`boot_failure`] / [`malformed`] answers given before there is an edge): an
 //!     error becomes its problem response; identity's `Set-Cookie` on non-error answers;
-//!     `Cache-Status` and `Age` on every answer of a cached behaviour, errors included;
-//!     `x-request-id`; the log line's status and duration last, so the log describes the
-//!     response as sent.
+//!     `Cache-Status` and `Age` on every answer of a cached behaviour, errors included; the CORS
+//!     headers (after the cache, so no stored answer carries them) and the behaviour's headers
+//!     policy with `Server-Timing` ([`config::headers`], [`config::cors`]); `x-request-id`; the
+//!     log line's status, size and duration last, so the log describes the response as sent.
 //!
 //! A new phase is one module under `stages/` and one line in [`Edge::serve`], placed by the
 //! constraints above. Every failure is an [`EdgeError`], turned into a problem response in one

@@ -18,6 +18,8 @@ use verge_edge::config::Reference;
 use verge_edge::{BodyRefused, BootError, Edge, OriginTimeout, Platform, UpstreamError};
 
 const CONFIG: &str = include_str!(env!("VERGE_EDGE_CONFIG_PATH"));
+/// What the health route reports (`build.rs` embeds it).
+const BUILD: verge_edge::BuildInfo = verge_edge::BuildInfo { commit: env!("VERGE_BUILD_COMMIT"), time: env!("VERGE_BUILD_TIME") };
 
 /// Parsed once per instance; a reused instance keeps it.
 static EDGE: OnceLock<Result<Edge, BootError>> = OnceLock::new();
@@ -26,7 +28,7 @@ static EDGE: OnceLock<Result<Edge, BootError>> = OnceLock::new();
 async fn boot() -> Result<Edge, BootError> {
     let config = verge_edge::EdgeConfig::parse("edge.toml", CONFIG)?;
     let values = verge_wasi::settings(config.references()).await;
-    Ok(Edge::new(config, &|r: &Reference| values.get(r.name()).cloned())?)
+    Ok(Edge::new(config, &|r: &Reference| values.get(r.name()).cloned())?.with_build(BUILD))
 }
 
 /// What a request may use of the component's host. Responses are read whole:
