@@ -228,7 +228,9 @@ mod tests;
 pub fn trace_id(headers: &http::HeaderMap) -> String {
     let value = headers.get("traceparent").and_then(|v| v.to_str().ok()).unwrap_or("");
     match value.split('-').nth(1) {
-        Some(id) if id.len() == 32 && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) && id.bytes().any(|b| b != b'0') => {
+        Some(id)
+            if id.len() == 32 && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) && id.bytes().any(|b| b != b'0') =>
+        {
             id.to_owned()
         }
         _ => String::new(),

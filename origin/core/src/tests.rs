@@ -275,7 +275,9 @@ fn every_log_line_carries_the_edges_trace_id() {
     big.headers_mut().insert("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00".parse().unwrap());
     let (_, log) = Origin::refuse(&big, ApiError::TooLarge { limit: 1 });
     assert_eq!(log.trace_id, "0af7651916cd43dd8448eb211c80319c");
-    for bad in ["00-00000000000000000000000000000000-b7ad6b7169203331-00", "00-0AF7651916CD43DD8448EB211C80319C-b7ad6b7169203331-00", "x\"}"] {
+    for bad in
+        ["00-00000000000000000000000000000000-b7ad6b7169203331-00", "00-0AF7651916CD43DD8448EB211C80319C-b7ad6b7169203331-00", "x\"}"]
+    {
         let mut r = Request::get("http://origin.test/x").body(Bytes::new()).unwrap();
         r.headers_mut().insert("traceparent", bad.parse().unwrap());
         assert_eq!(block_on(o.handle(r, &p)).1.trace_id, "", "{bad}");
