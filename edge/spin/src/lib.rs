@@ -224,7 +224,10 @@ async fn handle(req: Request) -> impl IntoResponse {
     if let Some(work) = handled.background.take() {
         spin_sdk::wasip3::spawn(work);
     }
-    println!("{}", handled.log.to_json());
     let (parts, body) = handled.response.into_parts();
-    http::Response::from_parts(parts, FullBody::new(body.into_bytes()))
+    let body = body.into_bytes();
+    // Origin bodies are whole bytes here: the log's size is known even without Content-Length.
+    handled.log.bytes.get_or_insert(body.len() as u64);
+    println!("{}", handled.log.to_json());
+    http::Response::from_parts(parts, FullBody::new(body))
 }
