@@ -133,7 +133,7 @@ fn reserved(name: &str) -> bool {
 pub const MAX_CUSTOM: usize = 10;
 
 pub(super) fn parse(ck: &mut Checker<'_>, node: Node<'_, '_>) -> Option<Vec<HeadersPolicy>> {
-    walk::named_tables(ck, node, "headers policy", "headers_policies", |ck, name, value| parse_policy(ck, name, value))
+    walk::named_tables(ck, node, "headers policy", "headers_policies", parse_policy)
 }
 
 fn parse_policy(ck: &mut Checker<'_>, name: &str, node: Node<'_, '_>) -> Option<HeadersPolicy> {
@@ -323,6 +323,48 @@ fn header_name(ck: &mut Checker<'_>, n: Node<'_, '_>) -> Option<(HeaderName, wal
     Some((name, n.span))
 }
 
+/// What a behaviour names of the response policies: `headers = "NAME"`, `cors = "NAME"`, and its
+/// own `max_body_bytes`. `None` when one of them is wrong (reported).
+pub(super) struct BehaviourRefs {
+    pub headers: Option<usize>,
+    pub cors: Option<usize>,
+    pub max_body_bytes: Option<usize>,
+}
+
+/// The parsed policies behaviours may name; `None` for a table that had errors, so that a
+/// reference to it is not reported as undefined as well.
+pub(super) struct ResponsePolicies<'a> {
+    pub headers: Option<&'a [HeadersPolicy]>,
+    pub cors: Option<&'a [super::cors::CorsPolicy]>,
+    /// `[edge] max_body_bytes`, which a behaviour's own limit may not exceed.
+    pub max_body_bytes: usize,
+}
+
+pub(super) fn parse_behaviour_refs(ck: &mut Checker<'_>, f: &mut Fields<'_, '_>, policies: &ResponsePolicies<'_>) -> Option<BehaviourRefs> {
+    let headers = match (f.take("headers"), policies.headers) {
+        (Some(n), Some(list)) => {
+            let names: Vec<&str> = list.iter().map(|p| p.name.as_str()).collect();
+            super::cache::policy_ref(ck, n, &names, "headers policy", "headers_policies").map(Some)
+        }
+        (Some(n), None) => ck.string(n).and(None),
+        (None, _) => Some(None),
+    };
+    let cors = match (f.take("cors"), policies.cors) {
+        (Some(n), Some(list)) => {
+            let names: Vec<&str> = list.iter().map(|p| p.name.as_str()).collect();
+            let i = super::cache::policy_ref(ck, n, &names, "CORS policy", "cors_policies");
+            i.map(Some)
+        }
+        (Some(n), None) => ck.string(n).and(None),
+        (None, _) => Some(None),
+    };
+    let max_body_bytes = match f.take("max_body_bytes") {
+        Some(n) => ck.int_in(n, 0, policies.max_body_bytes as i64).map(|v| Some(v as usize)),
+        None => Some(None),
+    };
+    Some(BehaviourRefs { headers: headers?, cors: cors?, max_body_bytes: max_body_bytes? })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -395,46 +437,4 @@ unknown = 1
         let errs = errors(&crate::config::tests::with_src(POLICY, "headers = \"wbe\""));
         assert!(errs.iter().any(|e| e.contains("headers policy \"wbe\" is not defined")), "{errs:?}");
     }
-}
-
-/// What a behaviour names of the response policies: `headers = "NAME"`, `cors = "NAME"`, and its
-/// own `max_body_bytes`. `None` when one of them is wrong (reported).
-pub(super) struct BehaviourRefs {
-    pub headers: Option<usize>,
-    pub cors: Option<usize>,
-    pub max_body_bytes: Option<usize>,
-}
-
-/// The parsed policies behaviours may name; `None` for a table that had errors, so that a
-/// reference to it is not reported as undefined as well.
-pub(super) struct ResponsePolicies<'a> {
-    pub headers: Option<&'a [HeadersPolicy]>,
-    pub cors: Option<&'a [super::cors::CorsPolicy]>,
-    /// `[edge] max_body_bytes`, which a behaviour's own limit may not exceed.
-    pub max_body_bytes: usize,
-}
-
-pub(super) fn parse_behaviour_refs(ck: &mut Checker<'_>, f: &mut Fields<'_, '_>, policies: &ResponsePolicies<'_>) -> Option<BehaviourRefs> {
-    let headers = match (f.take("headers"), policies.headers) {
-        (Some(n), Some(list)) => {
-            let names: Vec<&str> = list.iter().map(|p| p.name.as_str()).collect();
-            super::cache::policy_ref(ck, n, &names, "headers policy", "headers_policies").map(Some)
-        }
-        (Some(n), None) => ck.string(n).and(None),
-        (None, _) => Some(None),
-    };
-    let cors = match (f.take("cors"), policies.cors) {
-        (Some(n), Some(list)) => {
-            let names: Vec<&str> = list.iter().map(|p| p.name.as_str()).collect();
-            let i = super::cache::policy_ref(ck, n, &names, "CORS policy", "cors_policies");
-            i.map(Some)
-        }
-        (Some(n), None) => ck.string(n).and(None),
-        (None, _) => Some(None),
-    };
-    let max_body_bytes = match f.take("max_body_bytes") {
-        Some(n) => ck.int_in(n, 0, policies.max_body_bytes as i64).map(|v| Some(v as usize)),
-        None => Some(None),
-    };
-    Some(BehaviourRefs { headers: headers?, cors: cors?, max_body_bytes: max_body_bytes? })
 }
