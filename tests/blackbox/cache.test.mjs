@@ -41,9 +41,12 @@ async function startWorkers(bindings) {
   return { url, second };
 }
 
-async function startSpin(variables) {
+/** The edge under the Spin host; `reuse` lets one instance serve many requests, at once too
+ * (the host's defaults), instead of a fresh instance per request. */
+async function startSpin(variables, { reuse = false } = {}) {
   const state = fs.mkdtempSync(path.join(os.tmpdir(), 'verge-cache-state-'));
-  const args = ['up', '-f', path.join(ROOT, 'tests/cache/spin.toml'), '--listen', '127.0.0.1:0', '--state-dir', state, '--max-instance-reuse-count', '1'];
+  const args = ['up', '-f', path.join(ROOT, 'tests/cache/spin.toml'), '--listen', '127.0.0.1:0', '--state-dir', state];
+  if (!reuse) args.push('--max-instance-reuse-count', '1');
   const env2 = { ...process.env };
   for (const [k, v] of Object.entries(variables)) env2[`SPIN_VARIABLE_${k.toUpperCase()}`] = v;
   const proc = spawn(path.join(ROOT, 'target/host/verge-spin'), args, { env: env2, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -72,7 +75,7 @@ before(async () => {
   edges.workers = workers.url;
   edges.workers2 = workers.second;
   const jwks = w.VERGE_JWKS_URL;
-  edges.spin = await startSpin({
+  const spinVariables = {
     origin_url: origin.url,
     s3_endpoint: w.VERGE_S3_ENDPOINT,
     web_access_key_id: w.VERGE_WEB_ACCESS_KEY_ID,
@@ -85,7 +88,9 @@ before(async () => {
     oidc_client_secret: w.VERGE_OIDC_CLIENT_SECRET,
     session_secret: w.VERGE_SESSION_SECRET,
     public_url: 'http://127.0.0.1:1',
-  });
+  };
+  edges.spin = await startSpin(spinVariables);
+  edges.spinReused = await startSpin(spinVariables, { reuse: true });
 });
 
 after(async () => {
@@ -271,6 +276,40 @@ for (const runtime of ['spin', 'workers']) {
   });
 }
 
+describe('request collapsing', () => {
+  // One instance serving many requests at once: the Workers isolate, and a Spin instance reused
+  // concurrently (the host's default). A fresh Spin instance per request shares nothing in memory.
+  // Requests arrive 60 ms apart, all while the first is at the origin: Spin hosts (like
+  // wasmtime's pool) give a request arriving in the instant another is being taken on a new
+  // instance, and instances share no memory, so a burst arriving at once may be collapsed per
+  // instance rather than into one.
+  const staggered = (n, send) => Array.from({ length: n }, (_, i) => sleep(60 * i).then(send));
+  for (const [runtime, edge] of [['spin', () => edges.spinReused], ['workers', () => edges.workers]]) {
+    test(`${runtime}: concurrent misses for one key make one origin request; the rest wait and share its answer`, async () => {
+      const s = `${runtime}-collapse`;
+      origin.set(s, { headers: { 'cache-control': 'max-age=60' }, delayMs: 800 });
+      const answers = await Promise.all(staggered(6, () => raw(edge(), 'GET', stats(s))));
+      assert.equal(origin.count(s), 1, 'one origin request for six concurrent misses');
+      for (const a of answers) {
+        assert.equal(a.status, 200, a.text);
+        assert.equal(a.text, answers[0].text);
+      }
+      const statuses = answers.map(status).sort();
+      assert.equal(statuses.filter((x) => /fwd=uri-miss; fwd-status=200; stored/.test(x)).length, 1, statuses.join(' | '));
+      assert.equal(statuses.filter((x) => /fwd=uri-miss; ttl=\d+; collapsed$/.test(x)).length, 5, statuses.join(' | '));
+    });
+
+    test(`${runtime}: when the answer is not storable, each waiter goes to the origin itself`, async () => {
+      const s = `${runtime}-collapse-nostore`;
+      origin.set(s, { headers: { 'cache-control': 'no-store' }, delayMs: 600 });
+      const answers = await Promise.all(staggered(3, () => raw(edge(), 'GET', stats(s))));
+      assert.equal(origin.count(s), 3);
+      for (const a of answers) assert.equal(a.status, 200, a.text);
+      assert.equal(answers.map(status).filter((x) => /; collapsed=\?0/.test(x)).length, 2, answers.map(status).join(' | '));
+    });
+  }
+});
+
 describe('shared tier', () => {
   test('Spin: an entry stored by one instance is a hit in another (fresh instance per request)', async () => {
     const s = 'spin-shared';
@@ -290,6 +329,33 @@ describe('shared tier', () => {
     assert.match(other.headers.get('cache-status') ?? '', /^verge; hit/);
     assert.equal(origin.count(s), 1);
   });
+
+  // RFC 9111 4.4: an unsafe request invalidates every variant of its URI, here every user's
+  // entry of a per-user behaviour, also where another instance or isolate would find it.
+  for (const runtime of ['spin', 'workers']) {
+    test(`${runtime}: a successful PUT invalidates every user's entry of the URI in the shared tier`, async () => {
+      const p = `/api/me/settings-${runtime}`;
+      origin.set(p, { headers: { 'cache-control': 'max-age=60' } });
+      const token = (sub) => ({ authorization: `Bearer ${env.issuer.mint({ claims: { sub } })}` });
+      // Spin: a fresh instance per request, so every hit below comes from the shared tier.
+      // Workers: the second isolate has nothing in memory and reads the shared tier.
+      const other = async (headers) => {
+        if (runtime === 'spin') return raw(edges.spin, 'GET', p, { headers });
+        const r = await edges.workers2.fetch(`http://edge.test${p}`, { headers });
+        return { status: r.status, headers: { 'cache-status': r.headers.get('cache-status') ?? '' }, text: await r.text() };
+      };
+      const first = runtime === 'spin' ? edges.spin : edges.workers;
+      for (const who of ['ada', 'bob', 'cy']) assert.equal((await raw(first, 'GET', p, { headers: token(who) })).status, 200);
+      // (cy, not bob: what the second isolate reads it keeps in its own memory tier.)
+      assert.match(status(await other(token('cy'))), /^verge; hit/, 'the entries are shared');
+      const put = await raw(first, 'PUT', p, { headers: { ...token('ada'), 'content-type': 'application/json' }, body: '{}' });
+      assert.equal(put.status, 200, put.text);
+      const bob = await other(token('bob'));
+      assert.equal(bob.status, 200);
+      assert.match(status(bob), /fwd=uri-miss/, "ada's PUT removed bob's entry too");
+      assert.equal(origin.count(p), 5, 'three fills, the PUT, and bob again');
+    });
+  }
 
   test('an asset from the bucket is cached on both stack edges (site policy) and answers HEAD', async () => {
     for (const runtime of ['spin', 'workers']) {

@@ -29,7 +29,7 @@
 //! }
 //! ```
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use http::{Request, Response};
@@ -81,6 +81,14 @@ pub trait Platform {
         None
     }
 
+    /// Waits `d` on a timer of this request's own (`setTimeout` on Workers, the monotonic clock on
+    /// Spin) and says `true`; `false`, the default, means "no timer here", and the caller does
+    /// not wait. A request waiting for another (a cache key or a session renewal another request
+    /// is fetching) polls on this: neither runtime lets one request's task wake another's.
+    async fn sleep(&self, _d: Duration) -> bool {
+        false
+    }
+
     /// The store for `scope = "global"` rate limits (a Durable Object per key on Workers,
     /// Redis on Spin), if the runtime has one. Without it a global limit fails open or closed
     /// as its config says; `scope = "instance"` limits need nothing from the platform.
@@ -106,6 +114,12 @@ impl<P: Platform> Upstream for Out<'_, P> {
 
     async fn read(&self, body: P::Body) -> Result<Bytes, UpstreamError> {
         self.0.read(body).await
+    }
+}
+
+impl<P: Platform> crate::cache::flight::Pause for Out<'_, P> {
+    async fn sleep(&self, d: Duration) -> bool {
+        self.0.sleep(d).await
     }
 }
 

@@ -102,6 +102,39 @@ pub(crate) fn block_on<F: std::future::Future>(f: F) -> F::Output {
     }
 }
 
+/// Pending once, then ready: lets other tasks run meanwhile (a request "at" its origin, or a timer).
+pub(crate) struct YieldOnce(pub bool);
+
+impl std::future::Future for YieldOnce {
+    type Output = ();
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        if self.0 {
+            return std::task::Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
+    }
+}
+
+/// Polls futures in turn until all are ready, on one thread like the runtimes.
+pub(crate) fn run_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
+    use std::task::{Context, Poll, Waker};
+    let mut futures: Vec<_> = futures.into_iter().map(Box::pin).collect();
+    let mut out: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+    let mut cx = Context::from_waker(Waker::noop());
+    while out.iter().any(Option::is_none) {
+        for (f, o) in futures.iter_mut().zip(out.iter_mut()) {
+            if o.is_none() {
+                if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+                    *o = Some(v);
+                }
+            }
+        }
+    }
+    out.into_iter().map(Option::unwrap).collect()
+}
+
 fn get(uri: &str) -> Request<Bytes> {
     Request::get(uri).body(Bytes::new()).unwrap()
 }

@@ -164,6 +164,11 @@ impl Platform for Spin {
         Ok(body)
     }
 
+    async fn sleep(&self, d: std::time::Duration) -> bool {
+        verge_wasi::sleep(d).await;
+        true
+    }
+
     #[cfg(feature = "key-value")]
     fn cache(&self) -> Option<&dyn verge_edge::cache::CacheStore> {
         self.kv.as_ref().map(|k| k as &dyn verge_edge::cache::CacheStore)

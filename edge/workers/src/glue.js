@@ -90,6 +90,12 @@ export async function originFetch(url, method, headerLines, body, timeoutMs, who
   }
 }
 
+// A timer of the calling request's own (a request waiting for another's cache fill polls on it:
+// workerd does not let one request's promise resolve another's).
+export function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
 export async function readBody(resp) {
   return resp.body === null ? new Uint8Array(0) : new Uint8Array(await resp.arrayBuffer());
 }

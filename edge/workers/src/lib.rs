@@ -71,6 +71,7 @@ extern "C" {
     fn relay_response(status: u16, header_lines: &str, origin: &web_sys::Response) -> Result<web_sys::Response, JsValue>;
     #[wasm_bindgen(js_name = originFetch)]
     fn origin_fetch(url: &str, method: &str, header_lines: &str, body: &[u8], timeout_ms: u32, whole: bool) -> js_sys::Promise;
+    fn sleep(ms: f64) -> js_sys::Promise;
     #[wasm_bindgen(js_name = readBody)]
     fn read_body(resp: &web_sys::Response) -> js_sys::Promise;
     #[wasm_bindgen(js_name = discardBody)]
@@ -184,6 +185,10 @@ impl Platform for Workers {
     async fn read(&self, body: OriginBody) -> Result<Bytes, UpstreamError> {
         let Some(resp) = body.take() else { return Ok(Bytes::new()) };
         JsFuture::from(read_body(&resp)).await.map(|b| bytes_of(&b)).map_err(|e| upstream_error(&e))
+    }
+
+    async fn sleep(&self, d: Duration) -> bool {
+        JsFuture::from(sleep(d.as_secs_f64() * 1000.0)).await.is_ok()
     }
 
     async fn verify(&self, alg: Alg, jwk: &serde_json::Value, input: &[u8], signature: &[u8]) -> Option<bool> {

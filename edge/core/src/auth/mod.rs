@@ -26,6 +26,7 @@ use bytes::Bytes;
 use http::{header, HeaderMap, HeaderName, HeaderValue, Request, StatusCode};
 use verge_signing::{sign, Profile};
 
+use crate::cache::flight::Pause;
 use crate::config::auth::{AuthConfig, AuthRule, JwtProvider, TokenSource};
 use crate::config::Reference;
 use crate::target::{ResolvedOrigin, StartupError, Target};
@@ -295,7 +296,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// Everything one evaluation needs.
-pub struct Authenticator<'a, U: Upstream, V: jwt::Verifier> {
+pub struct Authenticator<'a, U: Upstream + Pause, V: jwt::Verifier> {
     pub verifier: &'a V,
     pub oidc: Option<&'a oidc::ResolvedOidc>,
     pub entropy: [u8; 16],
@@ -310,7 +311,7 @@ pub struct Authenticator<'a, U: Upstream, V: jwt::Verifier> {
 
 type Eval<'b> = Pin<Box<dyn Future<Output = Result<Identity, AuthError>> + 'b>>;
 
-impl<U: Upstream, V: jwt::Verifier> Authenticator<'_, U, V> {
+impl<U: Upstream + Pause, V: jwt::Verifier> Authenticator<'_, U, V> {
     /// Checks `rule` against the request's headers.
     pub fn evaluate<'b>(&'b self, rule: &'b AuthRule, headers: &'b HeaderMap) -> Eval<'b> {
         Box::pin(async move {

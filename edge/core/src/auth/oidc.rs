@@ -224,7 +224,7 @@ pub enum LoginError {
     NoPublicUrl,
 }
 
-impl<U: Upstream, V: super::jwt::Verifier> Authenticator<'_, U, V> {
+impl<U: Upstream + crate::cache::flight::Pause, V: super::jwt::Verifier> Authenticator<'_, U, V> {
     async fn discovery(&self, o: &ResolvedOidc) -> Result<Discovery, LoginError> {
         if let Some((d, until)) = lock(&self.state.discovery).clone() {
             if until > self.now {
@@ -444,12 +444,19 @@ impl<U: Upstream, V: super::jwt::Verifier> Authenticator<'_, U, V> {
         if let Some(tokens) = reuse() {
             return Ok(tokens);
         }
-        // A renewal already under way for this session is not waited for: one request's task may
-        // not wake another's on either runtime (see cache/flight.rs), so truly concurrent
-        // requests each renew; later ones reuse the stored result above.
+        // A renewal already under way for this session is waited for (on this request's own
+        // timer, see cache/flight.rs) and its tokens reused; when it failed or took too long,
+        // this request renews by itself.
         let _leader = match self.state.renewals.join(&key) {
             Joined::Lead(leader) => Some(leader),
-            Joined::Wait(_) => None,
+            Joined::Wait(wait) => {
+                if wait.finished(self.up, crate::cache::flight::MAX_WAIT).await {
+                    if let Some(tokens) = reuse() {
+                        return Ok(tokens);
+                    }
+                }
+                None
+            }
         };
         let d = self.discovery(o).await.map_err(|e| AuthError::Unavailable(e.to_string()))?;
         let mut tokens = self.token_request(o, &d, &format!("grant_type=refresh_token&refresh_token={}", enc(rt))).await.map_err(

@@ -63,6 +63,17 @@ impl CacheKey {
         CacheKey::from_parts(format!("verge-internal {name}"), String::new())
     }
 
+    /// The key of an entry known only by its hash (a resource's variants record), for
+    /// [`CacheStore`](super::CacheStore) calls, which use the hash alone.
+    pub(crate) fn stored_as(hash: String) -> Self {
+        CacheKey { text: String::new(), hash, resource: String::new() }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn for_test(resource: &str, variant: &str) -> Self {
+        CacheKey::from_parts(resource.to_owned(), variant.to_owned())
+    }
+
     fn from_parts(resource: String, variant: String) -> Self {
         let text = format!("{resource}{variant}");
         let hash = hex::encode(Sha256::digest(text.as_bytes()));

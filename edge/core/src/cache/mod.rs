@@ -11,6 +11,7 @@
 //! - [`conditional`]: answers made from an entry: 304/412, HEAD, a single byte range.
 //! - [`status`]: the `Cache-Status` field (RFC 9211).
 //! - [`purge`]: the purge list (paths and prefixes purged, and when) and its per-instance copy.
+//! - [`variants`]: the shared tier's record of each resource's variants, for invalidation.
 //!
 //! The phase that uses them is `stages::cache`; it runs after identity, so a protected response
 //! never reaches a caller who may not have it.
@@ -33,6 +34,7 @@ pub mod purge;
 pub mod status;
 #[cfg(test)]
 mod tests;
+pub mod variants;
 
 use std::future::Future;
 use std::pin::Pin;

@@ -39,6 +39,9 @@ pub struct CacheStatus {
     pub fwd_status: Option<u16>,
     pub ttl: Option<i64>,
     pub stored: bool,
+    /// Whether the request waited for another's forward request to the same key, and that
+    /// answer served it (`collapsed`) or not (`collapsed=?0`, it then went on by itself).
+    pub collapsed: Option<bool>,
     pub detail: Option<&'static str>,
 }
 
@@ -68,6 +71,11 @@ impl CacheStatus {
         if self.stored {
             s.push_str("; stored");
         }
+        match self.collapsed {
+            Some(true) => s.push_str("; collapsed"),
+            Some(false) => s.push_str("; collapsed=?0"),
+            None => {}
+        }
         if let Some(d) = self.detail {
             let _ = write!(s, "; detail={d}");
         }
@@ -87,5 +95,12 @@ mod tests {
         let reval = CacheStatus { fwd_status: Some(304), stored: true, ..CacheStatus::forwarded(Fwd::Stale) };
         assert_eq!(reval.header_value(), "verge; fwd=stale; fwd-status=304; stored");
         assert!(sfv::Parser::new(&reval.header_value()).parse::<sfv::List>().is_ok(), "a valid structured field");
+        let waited = CacheStatus { collapsed: Some(true), ttl: Some(59), ..CacheStatus::forwarded(Fwd::UriMiss) };
+        assert_eq!(waited.header_value(), "verge; fwd=uri-miss; ttl=59; collapsed");
+        let alone = CacheStatus { collapsed: Some(false), ..CacheStatus::forwarded(Fwd::UriMiss) };
+        assert_eq!(alone.header_value(), "verge; fwd=uri-miss; collapsed=?0");
+        for s in [waited, alone] {
+            assert!(sfv::Parser::new(&s.header_value()).parse::<sfv::List>().is_ok(), "a valid structured field");
+        }
     }
 }

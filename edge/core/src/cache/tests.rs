@@ -1,16 +1,13 @@
 //! In-memory pipeline tests of the cache: a fake clock stepped by hand, a scripted origin that
 //! counts its calls, no sockets.
 use std::cell::{Cell, RefCell};
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll, Waker};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use http::{Request, Response};
 
 use crate::config::Reference;
-use crate::tests::block_on;
+use crate::tests::{block_on, run_all, YieldOnce};
 use crate::{Edge, Handled, Platform, UpstreamError};
 
 const START: u64 = 1_800_000_000;
@@ -92,20 +89,6 @@ impl World {
     }
 }
 
-struct YieldOnce(bool);
-
-impl Future for YieldOnce {
-    type Output = ();
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.0 {
-            return Poll::Ready(());
-        }
-        self.0 = true;
-        cx.waker().wake_by_ref();
-        Poll::Pending
-    }
-}
-
 impl Platform for World {
     type Body = Bytes;
 
@@ -139,6 +122,12 @@ impl Platform for World {
 
     async fn read(&self, body: Bytes) -> Result<Bytes, UpstreamError> {
         Ok(body)
+    }
+
+    /// A timer that lets every other task run once (the clock stands still meanwhile).
+    async fn sleep(&self, _d: Duration) -> bool {
+        YieldOnce(false).await;
+        true
     }
 }
 
@@ -472,42 +461,38 @@ fn min_and_default_ttl_bound_the_origin_but_never_make_private_storable() {
 }
 
 #[test]
-/// Concurrent misses for one key each go to the origin (none may wait on another request's task
-/// on the runtimes: cache/flight.rs); all answer, and the stored answer serves what follows.
-fn concurrent_misses_all_answer_and_the_next_request_is_a_hit() {
+/// Concurrent misses for one key make one origin request: the others wait for it on their own
+/// timers (cache/flight.rs) and are answered from what it stored.
+fn concurrent_misses_make_one_origin_request() {
     let mut w = World::new(|_, n| Ok(ok("max-age=60", &n.to_string())));
     w.slow = true;
     let e = edge();
-    let mut a = Box::pin(e.serve(req("/api/stats/hot", &[]), &w));
-    let mut b = Box::pin(e.serve(req("/api/stats/hot", &[]), &w));
-    let mut c = Box::pin(e.serve(req("/api/stats/hot", &[]), &w));
-    let mut cx = Context::from_waker(Waker::noop());
-    let (mut ra, mut rb, mut rc) = (None, None, None);
-    while ra.is_none() || rb.is_none() || rc.is_none() {
-        if ra.is_none() {
-            if let Poll::Ready(h) = a.as_mut().poll(&mut cx) {
-                ra = Some(h);
-            }
-        }
-        if rb.is_none() {
-            if let Poll::Ready(h) = b.as_mut().poll(&mut cx) {
-                rb = Some(h);
-            }
-        }
-        if rc.is_none() {
-            if let Poll::Ready(h) = c.as_mut().poll(&mut cx) {
-                rc = Some(h);
-            }
-        }
-    }
-    let calls = w.calls();
-    assert!((1..=3).contains(&calls), "{calls} origin requests");
-    for h in [ra.unwrap(), rb.unwrap(), rc.unwrap()] {
-        assert_eq!(h.response.status(), 200);
+    let answers = run_all((0..3).map(|_| e.serve(req("/api/stats/hot", &[]), &w)).collect());
+    assert_eq!(w.calls(), 1, "one origin request for three concurrent misses");
+    let statuses: Vec<String> = answers.iter().map(status).collect();
+    assert_eq!(statuses.iter().filter(|s| s.as_str() == "verge; fwd=uri-miss; fwd-status=200; stored").count(), 1, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| s.as_str() == "verge; fwd=uri-miss; ttl=60; collapsed").count(), 2, "{statuses:?}");
+    for h in &answers {
+        assert_eq!((h.response.status().as_u16(), body(h)), (200, "0".to_owned()));
     }
     let next = serve(&e, &w, req("/api/stats/hot", &[]));
     assert!(status(&next).starts_with("verge; hit"), "{}", status(&next));
-    assert_eq!(w.calls(), calls, "the next request is served from the cache");
+    assert_eq!(w.calls(), 1, "the next request is served from the cache");
+}
+
+#[test]
+/// When the one at the origin brings back nothing storable, each waiter goes on by itself.
+fn waiters_go_on_by_themselves_when_nothing_was_stored() {
+    let mut w = World::new(|_, n| Ok(ok("no-store", &n.to_string())));
+    w.slow = true;
+    let e = edge();
+    let answers = run_all((0..3).map(|_| e.serve(req("/api/stats/cold", &[]), &w)).collect());
+    assert_eq!(w.calls(), 3);
+    let statuses: Vec<String> = answers.iter().map(status).collect();
+    assert_eq!(statuses.iter().filter(|s| s.contains("collapsed=?0")).count(), 2, "{statuses:?}");
+    let mut bodies: Vec<String> = answers.iter().map(body).collect();
+    bodies.sort();
+    assert_eq!(bodies, ["0", "1", "2"], "each its own answer");
 }
 
 #[test]

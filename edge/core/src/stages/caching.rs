@@ -15,8 +15,8 @@
 //! stored (bodies over `cache_max_object_bytes` pass uncached); a failure (500, 502, 503, 504, or
 //! no answer) is replaced by the stale entry within `stale-if-error`. The client's own
 //! preconditions, HEAD and Range are then answered from the result. Unsafe methods that succeed
-//! invalidate every variant of their URI in the memory tier, and their own variant in the shared
-//! tier (RFC 9111 4.4).
+//! invalidate every variant of their URI in the memory tier and in the shared tier (RFC 9111 4.4,
+//! [`crate::cache::variants`]).
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -26,10 +26,10 @@ use http::{header, HeaderMap, Method, Request, Response, StatusCode};
 
 use super::{origin, Ctx, Exchange, Stop};
 use crate::auth::Identity;
-use crate::cache::flight::{Joined, Leader};
+use crate::cache::flight::{self, Joined, Leader};
 use crate::cache::key::{compute, KeyInput};
 use crate::cache::status::{CacheStatus, Fwd};
-use crate::cache::{conditional, policy, purge, CacheKey, Entry};
+use crate::cache::{conditional, policy, purge, variants, CacheKey, Entry};
 use crate::config::auth::AuthRule;
 use crate::config::cache::CachePolicy;
 use crate::platform::{Out, Platform};
@@ -115,10 +115,24 @@ async fn find_or_prepare<P: Platform>(cx: &mut Ctx<'_, P>) -> Result<(), Stop<P:
             pending.stale = Some(entry);
         }
     }
-    // One request per key leads (it alone runs a background refresh); the others do not wait
-    // for it: the runtimes forbid one request's task from waking another's (see flight.rs).
-    if let Joined::Lead(leader) = cx.edge.flights.join(pending.key.hash()) {
-        pending._leader = Some(leader);
+    // One request per key goes to the origin; the others wait for its answer (on their own
+    // timers, see flight.rs) and are answered from the entry it stored, or go on by themselves
+    // when it stored none (RFC 9211's `collapsed`, `?0` then).
+    match cx.edge.flights.join(pending.key.hash()) {
+        Joined::Lead(leader) => pending._leader = Some(leader),
+        Joined::Wait(wait) => {
+            if wait.finished(&Out(cx.platform), flight::MAX_WAIT).await {
+                let now = cx.platform.now();
+                if let Some(entry) = find(cx, &pending.key).await {
+                    let view = policy::request_view(&Method::GET, "", &pending.client, &entry.headers, authenticated);
+                    if entry.is_fresh(now) && policy::vary_matches(&entry.semantics, &view, now) {
+                        let status = CacheStatus { collapsed: Some(true), ttl: Some(entry.ttl_secs(now)), ..pending.status };
+                        return Err(answer(&mut cx.ex, &method, &pending.client, &entry, status, now));
+                    }
+                }
+                pending.status.collapsed = Some(false);
+            }
+        }
     }
     rewrite_for_cache(&mut cx.req, pending.stale.as_deref());
     cx.cache = Some(pending);
@@ -273,7 +287,7 @@ pub(crate) async fn fill<P: Platform>(
         if outcome.as_ref().is_ok_and(|r| r.status().as_u16() < 400) {
             cx.edge.cache_memory.invalidate(pending.key.resource());
             if let Some(shared) = cx.platform.cache() {
-                shared.delete(&pending.key).await;
+                variants::forget_all(shared, &pending.key).await;
             }
         }
         cx.ex.cache = Some((pending.status, std::time::Duration::ZERO));
@@ -387,6 +401,7 @@ async fn store<P: Platform>(cx: &Ctx<'_, P>, key: &CacheKey, entry: &Entry, now:
         let bytes = entry.encode();
         if bytes.len() <= shared.max_value_bytes() {
             shared.put(key, bytes, entry.keep(now)).await;
+            variants::remember(shared, key).await;
             return true;
         }
     }
