@@ -6,15 +6,29 @@ use super::{Ctx, Stop};
 use crate::platform::Platform;
 use crate::problem::EdgeError;
 
+/// The headers Spin writes on every request (replacing any a client sent): not the client's, so
+/// not counted. `spin-full-url` and `spin-path-info` repeat the URL, which `max_url_bytes` bounds.
+const RUNTIME_HEADERS: [&str; 7] = [
+    "spin-path-info",
+    "spin-full-url",
+    "spin-matched-route",
+    "spin-base-path",
+    "spin-raw-component-route",
+    "spin-component-route",
+    "spin-client-addr",
+];
+
 /// 431 when the request has more header fields than `[edge] max_header_count`, or they take more
 /// than `[edge] max_header_bytes`, counted as CloudFront does: name + value + 4 (`": "`, CRLF).
+/// What the runtime adds itself ([`RUNTIME_HEADERS`]) is left out.
 pub(crate) fn headers<P: Platform>(cx: &mut Ctx<'_, P>) -> Result<(), Stop<P::Body>> {
     let limits = &cx.edge.config.limits;
-    let h = cx.req.headers();
-    if h.len() > limits.max_header_count {
-        return Err(EdgeError::HeadersTooLarge(format!("{} header fields; the limit is {}", h.len(), limits.max_header_count)).into());
+    let client = || cx.req.headers().iter().filter(|(k, _)| !RUNTIME_HEADERS.contains(&k.as_str()));
+    let count = client().count();
+    if count > limits.max_header_count {
+        return Err(EdgeError::HeadersTooLarge(format!("{count} header fields; the limit is {}", limits.max_header_count)).into());
     }
-    let bytes: usize = h.iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum();
+    let bytes: usize = client().map(|(k, v)| k.as_str().len() + v.len() + 4).sum();
     if bytes > limits.max_header_bytes {
         return Err(
             EdgeError::HeadersTooLarge(format!("the header fields take {bytes} bytes; the limit is {}", limits.max_header_bytes)).into()
