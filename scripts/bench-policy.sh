@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 source scripts/env.sh
 export VERGE_EDGE_CONFIG="$VERGE_ROOT/tests/bench/edge-bench.toml"
-cargo build --release --locked -q --target wasm32-wasip2 -p verge-edge-spin --target-dir target/bench
+# Without default features: settings from the environment and no key-value or Redis imports, so
+# plain `wasmtime serve` runs it.
+cargo build --release --locked -q --target wasm32-wasip2 -p verge-edge-spin --no-default-features --target-dir target/bench
 (cd edge/workers && CARGO_TARGET_DIR="$VERGE_ROOT/target/bench" worker-build --release --out-dir build-bench >/dev/null)
 cd tests && exec node bench/bench_policy.mjs

@@ -76,11 +76,12 @@ async function main() {
     },
   });
   const edges = { wasmtime: `http://127.0.0.1:${spinPort}`, workerd: (await mf.ready).toString().replace(/\/$/, '') };
-  for (let i = 0; i < 100; i += 1) {
+  // wasmtime compiles the component before it listens: up to a minute on a busy machine.
+  for (let i = 0; i < 600; i += 1) {
     try {
       if ((await timed(edges.wasmtime, '/open/x', {})).status === 200) break;
     } catch {
-      await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, 100));
     }
   }
   const check = await timed(edges.workerd, '/policy/x', POLICY_HEADERS);
