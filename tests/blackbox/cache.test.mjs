@@ -17,10 +17,13 @@ import { createInterface } from 'node:readline';
 import { Miniflare } from 'miniflare';
 import { ROOT, edgeIsolates, raw, startStack } from './stack.mjs';
 import { startTestOrigin } from '../cache/origin.mjs';
+import { DatabaseSync } from 'node:sqlite';
 
 let env;
 let origin;
 const edges = {};
+/** Each Spin edge's state directory (its key-value store's SQLite file), by URL. */
+const spinStates = new Map();
 const stops = [];
 
 /** The Workers build as two isolates (edge, edge2) of one miniflare, as tests/blackbox/stack.mjs starts it. */
@@ -59,6 +62,7 @@ async function startSpin(variables, { reuse = false } = {}) {
     });
     proc.once('exit', (code) => reject(new Error(`verge-spin exited with ${code}`)));
   });
+  spinStates.set(url, state);
   stops.push(async () => {
     proc.kill('SIGTERM');
     await new Promise((r) => proc.once('exit', r));
@@ -357,11 +361,64 @@ describe('shared tier', () => {
     });
   }
 
+  test('Spin: entries past their time are swept from the key-value store, which has no expiry of its own', async () => {
+    // Written straight into the host's SQLite file in Spin's layout and the edge's format
+    // (edge/core/src/cache/expiry.rs): a value past its time with its marker, and a value a later
+    // write gave longer, whose old marker is due.
+    origin.set('spin-sweep-first', { headers: { 'cache-control': 'max-age=60' } });
+    await raw(edges.spin, 'GET', stats('spin-sweep-first')); // the store exists once something is stored
+    await sleep(300); // and the sweep that fill may start is over
+    const db = new DatabaseSync(path.join(spinStates.get(edges.spin), 'sqlite_key_value.db'));
+    const framed = (until, text) => {
+      const head = Buffer.alloc(12);
+      head.write('VXP1');
+      head.writeBigUInt64BE(BigInt(until), 4);
+      return Buffer.concat([head, Buffer.from(text)]);
+    };
+    const now = Math.floor(Date.now() / 1000);
+    const gone = `verge-cache/${'a'.repeat(64)}`;
+    const kept = `verge-cache/${'b'.repeat(64)}`;
+    const marker = (until, name) => `verge-cache-exp/${String(until).padStart(12, '0')}/${name}`;
+    const put = db.prepare("INSERT OR REPLACE INTO spin_key_value (store, key, value) VALUES ('default', ?, ?)");
+    put.run(gone, framed(now - 10, 'old'));
+    put.run(marker(now - 10, gone), Buffer.alloc(0));
+    put.run(kept, framed(now + 3600, 'renewed'));
+    put.run(marker(now - 10, kept), Buffer.alloc(0));
+    // The last sweep's record, so that the next fill sweeps now rather than within the minute.
+    db.prepare("DELETE FROM spin_key_value WHERE store = 'default' AND key = 'verge-cache-sweep'").run();
+    const keys = () => new Set(db.prepare("SELECT key FROM spin_key_value WHERE store = 'default'").all().map((r) => r.key));
+
+    const s = 'spin-sweep';
+    origin.set(s, { headers: { 'cache-control': 'max-age=60' } });
+    assert.match(status(await raw(edges.spin, 'GET', stats(s))), /stored/);
+    for (let i = 0; i < 50 && keys().has(gone); i += 1) await sleep(100);
+    const after = keys();
+    db.close();
+    assert.ok(!after.has(gone) && !after.has(marker(now - 10, gone)), 'the due value and its marker are deleted');
+    assert.ok(after.has(kept), 'a value written again with a later time stays');
+    assert.ok(!after.has(marker(now - 10, kept)), 'its old marker goes');
+    assert.ok(after.has('verge-cache-sweep'), 'the sweep is recorded for the other instances');
+    assert.ok([...after].some((k) => k.startsWith('verge-cache-exp/') && !k.endsWith('a'.repeat(64))), "the new entry's marker is written");
+  });
+
+  test('the real origin’s anonymous daily statistics are kept briefly by both stack edges (daily_stats policy)', async () => {
+    for (const runtime of ['spin', 'workers']) {
+      const day = 1 + Math.floor(Math.random() * 28);
+      const path = `/api/stats/daily?from=2025-02-${String(day).padStart(2, '0')}&to=2025-12-31&utm_source=${runtime}`;
+      const first = await raw(env.edges[runtime], 'GET', path);
+      assert.equal(first.status, 200, first.text);
+      assert.equal(first.headers['cache-control'], 'no-store', 'browsers keep nothing');
+      const second = await raw(env.edges[runtime], 'GET', path.replace(`utm_source=${runtime}`, 'utm_source=other'));
+      assert.match(status(second), /^verge; hit/, `${runtime}: ${status(first)} then ${status(second)}`);
+      assert.equal(second.text, first.text);
+    }
+  });
+
   test('an asset from the bucket is cached on both stack edges (site policy) and answers HEAD', async () => {
     for (const runtime of ['spin', 'workers']) {
-      const first = await raw(env.edges[runtime], 'GET', '/style.css?v=1');
+      const first = await raw(env.edges[runtime], 'GET', '/favicon.svg?v=1');
       assert.equal(first.status, 200);
-      const second = await raw(env.edges[runtime], 'GET', '/style.css?v=2');
+      const second = await raw(env.edges[runtime], 'GET', '/favicon.svg?v=2');
       assert.match(status(second), /^verge; hit/, `${runtime}: the query does not split the entry`);
       assert.equal(second.text, first.text);
     }

@@ -16,7 +16,9 @@ after(async () => {
   await env?.stop();
 });
 
-const indexHtml = readFileSync(path.join(ROOT, 'web/index.html'), 'utf8');
+// The built app (scripts/build.sh): index.html and the entry script it names (assets/index-HASH.js).
+const indexHtml = readFileSync(path.join(ROOT, 'web/dist/index.html'), 'utf8');
+const entryJs = /<script type="module" crossorigin src="([^"]+)"/.exec(indexHtml)[1];
 const today = () => new Date().toISOString().slice(0, 10);
 
 for (const runtime of ['spin', 'workers']) {
@@ -51,20 +53,20 @@ for (const runtime of ['spin', 'workers']) {
     });
 
     test('relays conditional, HEAD and range reads of an asset as S3 answers them', async () => {
-      const appJs = readFileSync(path.join(ROOT, 'web/app.js'), 'utf8');
-      const full = await raw(edge(), 'GET', '/app.js');
+      const appJs = readFileSync(path.join(ROOT, 'web/dist', entryJs), 'utf8');
+      const full = await raw(edge(), 'GET', entryJs);
       assert.equal(full.status, 200);
       assert.equal(full.text, appJs);
       assert.ok(full.headers.etag, 'the ETag comes through');
-      const unchanged = await raw(edge(), 'GET', '/app.js', { headers: { 'if-none-match': full.headers.etag } });
+      const unchanged = await raw(edge(), 'GET', entryJs, { headers: { 'if-none-match': full.headers.etag } });
       assert.equal(unchanged.status, 304);
       assert.equal(unchanged.text, '');
       assert.ok(unchanged.headers['x-request-id']);
-      const head = await raw(edge(), 'HEAD', '/app.js');
+      const head = await raw(edge(), 'HEAD', entryJs);
       assert.equal(head.status, 200);
       assert.equal(head.text, '');
       assert.equal(head.headers.etag, full.headers.etag);
-      const part = await raw(edge(), 'GET', '/app.js', { headers: { range: 'bytes=0-9' } });
+      const part = await raw(edge(), 'GET', entryJs, { headers: { range: 'bytes=0-9' } });
       assert.equal(part.status, 206);
       assert.equal(part.text, appJs.slice(0, 10));
       assert.equal(part.headers['content-range'], `bytes 0-9/${Buffer.byteLength(appJs)}`);

@@ -83,6 +83,10 @@ mod kv {
 
     use bytes::Bytes;
     use spin_sdk::key_value::Store;
+    use std::cell::Cell;
+    use std::time::SystemTime;
+
+    use verge_edge::cache::expiry::{self, Read};
     use verge_edge::cache::{CacheKey, CacheStore, LocalFuture};
 
     /// Fermyon Cloud's value limit (1 MB); also the largest SQLite value Spin's default
@@ -107,6 +111,59 @@ mod kv {
         fn name(key: &CacheKey) -> String {
             format!("verge-cache/{}", key.hash())
         }
+
+        /// Deletes what is past its time, after a request that stored something, at most once a
+        /// minute per instance and across instances (see [`expiry`]); run after the answer.
+        pub async fn sweep_if_due(&self) {
+            let now = now();
+            let secs = now.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+            if CHECKED.get().saturating_add(expiry::SWEEP_EVERY.as_secs()) > secs {
+                return;
+            }
+            CHECKED.set(secs);
+            let last = self.0.get(expiry::LAST_SWEEP_KEY).await.ok().flatten();
+            if !expiry::sweep_due(last.as_deref(), now) {
+                return;
+            }
+            let _ = self.0.set(expiry::LAST_SWEEP_KEY, expiry::sweep_record(now)).await;
+            let mut keys = self.0.get_keys().await;
+            let mut due = Vec::new();
+            while let Some(k) = keys.next().await {
+                if let Some(name) = expiry::due(&k, now) {
+                    due.push((name.to_owned(), k));
+                    if due.len() >= expiry::SWEEP_MAX {
+                        break;
+                    }
+                }
+            }
+            drop(keys);
+            for (name, marker) in due {
+                // A later write may have given the value longer (and a marker of its own).
+                if let Ok(Some(raw)) = self.0.get(&name).await {
+                    if expiry::unframe(Bytes::from(raw), now) == Read::Due {
+                        let _ = self.0.delete(&name).await;
+                    }
+                }
+                let _ = self.0.delete(&marker).await;
+            }
+        }
+    }
+
+    thread_local! {
+        /// Whether this instance stored something since the last sweep check.
+        static FILLED: Cell<bool> = const { Cell::new(false) };
+        /// When this instance last checked whether a sweep was due (seconds).
+        static CHECKED: Cell<u64> = const { Cell::new(0) };
+    }
+
+    /// Whether a request stored something (and so a sweep may be due); resets the flag.
+    pub fn take_filled() -> bool {
+        FILLED.replace(false)
+    }
+
+    fn now() -> SystemTime {
+        #[allow(clippy::disallowed_methods)] // the adapter owns the clock
+        SystemTime::now()
     }
 
     impl CacheStore for Kv {
@@ -114,16 +171,33 @@ mod kv {
             MAX_VALUE
         }
 
+        /// A value past its time (see [`expiry`]) is a miss, and deleted.
         fn get<'a>(&'a self, key: &'a CacheKey) -> LocalFuture<'a, Option<Bytes>> {
-            Box::pin(async move { self.0.get(Self::name(key)).await.ok().flatten().map(Bytes::from) })
+            Box::pin(async move {
+                let name = Self::name(key);
+                let raw = self.0.get(&name).await.ok().flatten()?;
+                match expiry::unframe(Bytes::from(raw), now()) {
+                    Read::Live(value) => Some(value),
+                    Read::Due => {
+                        let _ = self.0.delete(&name).await;
+                        None
+                    }
+                }
+            })
         }
 
-        fn put<'a>(&'a self, key: &'a CacheKey, value: Bytes, _keep: Duration) -> LocalFuture<'a, ()> {
-            // Spin's store has no expiry: entries are judged by the core when read.
+        /// Spin's store has no expiry of its own: the value is framed with its time and a marker
+        /// key written beside it for the sweeps ([`Kv::sweep_if_due`]).
+        fn put<'a>(&'a self, key: &'a CacheKey, value: Bytes, keep: Duration) -> LocalFuture<'a, ()> {
             Box::pin(async move {
-                if let Err(e) = self.0.set(Self::name(key), &value).await {
+                let name = Self::name(key);
+                let until = now() + keep.min(Duration::from_secs(10 * 365 * 86_400));
+                if let Err(e) = self.0.set(&name, expiry::frame(&value, until)).await {
                     eprintln!("edge cache: key-value set failed: {e:?}");
+                    return;
                 }
+                let _ = self.0.set(expiry::marker(&name, until), b"").await;
+                FILLED.set(true);
             })
         }
 
@@ -228,6 +302,13 @@ async fn handle(req: Request) -> impl IntoResponse {
     // A stale-while-revalidate refresh runs after the answer, as a task that may outlive it.
     if let Some(work) = handled.background.take() {
         spin_sdk::wasip3::spawn(work);
+    }
+    // The key-value store has no expiry: after a request that stored something, a sweep.
+    #[cfg(feature = "key-value")]
+    if kv::take_filled() {
+        if let Some(kv) = platform().await.kv.as_ref() {
+            spin_sdk::wasip3::spawn(kv.sweep_if_due());
+        }
     }
     let (parts, body) = handled.response.into_parts();
     let body = body.into_bytes();

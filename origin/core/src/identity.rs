@@ -12,6 +12,8 @@ pub const CONSUMER: &str = "x-verge-consumer";
 pub const PLAN: &str = "x-verge-plan";
 /// Set by the edge on key lookups: the SHA-256 of the API key a client presented.
 pub const KEY_HASH: &str = "x-verge-api-key-hash";
+/// The user the origin files requests under when the edge names none (open routes).
+pub const ANONYMOUS: &str = "anonymous";
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Caller {
@@ -47,7 +49,7 @@ impl Caller {
 
     /// The user, or `anonymous` for routes open to everyone behind the edge.
     pub fn user_or_anonymous(&self) -> &str {
-        self.user.as_deref().unwrap_or("anonymous")
+        self.user.as_deref().unwrap_or(ANONYMOUS)
     }
 
     /// # Errors

@@ -10,7 +10,7 @@
 //! extreme already wins, and costs nothing more).
 
 use bytes::Bytes;
-use http::{header, HeaderValue, Response, StatusCode};
+use http::{header, HeaderName, HeaderValue, Response, StatusCode};
 use serde_json::{json, Map, Value};
 
 use crate::date::{rfc3339, Day};
@@ -236,8 +236,18 @@ pub(crate) async fn daily_stats<P: Platform>(o: &Origin, p: &P, user: &str, quer
             _ => break,
         }
     }
-    Ok(json_response(StatusCode::OK, &json!({ "from": from.to_string(), "to": to.to_string(), "days": days })))
+    let mut r = json_response(StatusCode::OK, &json!({ "from": from.to_string(), "to": to.to_string(), "days": days }));
+    // The anonymous user's figures are everybody's: a shared cache in front (the edge) may keep
+    // them briefly (RFC 9213: for CDNs only; browsers still see no-store). A signed-in user's
+    // own figures are never marked so.
+    if user == crate::identity::ANONYMOUS {
+        r.headers_mut().insert(HeaderName::from_static("cdn-cache-control"), HeaderValue::from_static(STATS_CDN_CACHE_CONTROL));
+    }
+    Ok(r)
 }
+
+/// `CDN-Cache-Control` of the anonymous daily statistics.
+pub const STATS_CDN_CACHE_CONTROL: &str = "max-age=30, stale-while-revalidate=300, stale-if-error=3600";
 
 fn num(item: &Value, attr: &str) -> Option<f64> {
     item[attr]["N"].as_str()?.parse().ok()

@@ -57,7 +57,9 @@ pub fn has_dot_segment(path: &str) -> bool {
 pub fn route(path: &str) -> Option<Route<'_>> {
     let parts: Vec<&str> = path.strip_prefix('/')?.split('/').collect();
     Some(match parts.as_slice() {
-        ["health"] => Route::Health,
+        // The same check under /api, so it is reachable through the edge's `/api/*` behaviour
+        // (the web app's Overview page shows it).
+        ["health"] | ["api", "health"] => Route::Health,
         ["api", "numbers"] => Route::Numbers,
         ["api", "stats", "daily"] => Route::DailyStats,
         ["api", "partners", p, "orders"] => Route::PartnerOrders(seg(p)?),
@@ -82,6 +84,7 @@ mod tests {
         assert_eq!(route("/api/partners/a%2fb/orders"), None);
         assert_eq!(route("/api/partners//orders"), None);
         assert_eq!(route("/api/numbers/"), None);
+        assert_eq!(route("/api/health"), Some(Route::Health));
         assert!(Route::Numbers.allows(&Method::POST));
         assert!(!Route::Numbers.allows(&Method::GET));
     }

@@ -150,6 +150,27 @@ fn stats_read_one_query_and_page_through() {
 }
 
 #[test]
+/// The anonymous figures may be kept briefly by the edge (CDN-Cache-Control), never by browsers;
+/// a signed-in user's own figures by nobody.
+fn anonymous_stats_are_cacheable_by_the_edge_only() {
+    let (o, mut p) = (origin(), Fake::new());
+    p.answers.insert("Query", (200, r#"{"Items":[]}"#));
+    let anonymous = signed("GET", "/api/stats/daily?from=2026-11-01&to=2026-11-30", "", p.now);
+    let (resp, _) = block_on(o.handle(anonymous, &p));
+    assert_eq!(resp.headers()["cache-control"], "no-store");
+    assert_eq!(resp.headers()["cdn-cache-control"], crate::numbers::STATS_CDN_CACHE_CONTROL);
+    let mut req = Request::get("http://origin.test/api/stats/daily?from=2026-11-01&to=2026-11-30")
+        .header(crate::identity::USER, "ada")
+        .body(Bytes::new())
+        .unwrap();
+    let scope = Scope { region: "us-east-1".into(), service: "execute-api".into() };
+    sign(&mut req, &Credentials::new("edge-id", EDGE_SECRET, None), &scope, Profile::Api, p.now).unwrap();
+    let (resp, _) = block_on(o.handle(req, &p));
+    assert_eq!(resp.status(), 200);
+    assert!(resp.headers().get("cdn-cache-control").is_none());
+}
+
+#[test]
 fn routes_methods_and_bodies() {
     let (o, p) = (origin(), Fake::new());
     assert_eq!(run(&o, &p, signed("GET", "/api/nope", "", p.now)).0, 404);

@@ -11,6 +11,8 @@
 //! - [`conditional`]: answers made from an entry: 304/412, HEAD, a single byte range.
 //! - [`status`]: the `Cache-Status` field (RFC 9211).
 //! - [`purge`]: the purge list (paths and prefixes purged, and when) and its per-instance copy.
+//! - [`expiry`]: expiry for a shared store without any (Spin's key-value store): framed values,
+//!   markers and sweeps.
 //! - [`variants`]: the shared tier's record of each resource's variants, for invalidation.
 //!
 //! The phase that uses them is `stages::cache`; it runs after identity, so a protected response
@@ -26,6 +28,7 @@
 
 pub mod conditional;
 pub mod entry;
+pub mod expiry;
 pub mod flight;
 pub mod key;
 pub mod memory;
