@@ -19,7 +19,7 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 export const PYTHON = fs.existsSync(path.join(ROOT, '.venv/bin/python')) ? path.join(ROOT, '.venv/bin/python') : 'python3';
 
 /**
- * Starts everything; returns { stack, edges: { spin, workers }, workers2, issuer, stop, accessLog, logDir }.
+ * Starts everything; returns { stack, edges: { spin, workers }, workers2, issuer, stop, accessLog, originLog, logDir }.
  * `secondEdge`: a second Spin host on the same Redis (`stack.edge2`), for limits shared by instances.
  */
 export async function startStack({ secondEdge = false } = {}) {
@@ -71,7 +71,16 @@ export async function startStack({ secondEdge = false } = {}) {
   };
   /** The edge's access log line for `requestId` (waits for it to be written). */
   const accessLog = (runtime, requestId) => findLog(logLines[runtime], requestId);
-  return { stack, edges: { spin: stack.edge, workers: workersUrl }, workers2, issuer, stop, accessLog, logDir };
+  /**
+   * The origin's log lines that contain `text`, for the origin behind `runtime`'s edge: the Spin
+   * edge's private component, or the origin alone (origin.spin.toml) that the Workers edge calls.
+   */
+  const originLog = (runtime, text) => {
+    const file = runtime === 'spin' ? path.join(logDir, 'app', 'origin_stdout.txt') : path.join(logDir, 'origin', 'origin_stdout.txt');
+    const lines = fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n') : [];
+    return lines.filter((l) => l.includes(text)).map((l) => JSON.parse(l.slice(l.indexOf('{'))));
+  };
+  return { stack, edges: { spin: stack.edge, workers: workersUrl }, workers2, issuer, stop, accessLog, originLog, logDir };
 }
 
 /**

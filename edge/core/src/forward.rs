@@ -39,6 +39,8 @@ pub(crate) struct Call<'a> {
     pub client: &'a HeaderMap,
     pub identity: &'a crate::auth::Identity,
     pub request_id: &'a str,
+    /// The trace: `traceparent`, `tracestate` and `X-Amzn-Trace-Id` go to the origin.
+    pub trace: &'a crate::trace::TraceContext,
 }
 
 pub(crate) async fn forward<U: Upstream>(
@@ -49,7 +51,7 @@ pub(crate) async fn forward<U: Upstream>(
     up: &U,
     now: SystemTime,
 ) -> Result<Response<U::Body>, EdgeError> {
-    let Call { method, path, query, client, identity, request_id } = call;
+    let Call { method, path, query, client, identity, request_id, trace } = call;
     let mut req = Request::builder()
         .method(method.clone())
         .uri(base.join(&NormalPath::encode(path.as_str()), query))
@@ -67,6 +69,9 @@ pub(crate) async fn forward<U: Upstream>(
     if let Ok(v) = HeaderValue::from_str(request_id) {
         h.insert(request_id::HEADER, v);
     }
+    // Signed with the rest (but `X-Amzn-Trace-Id`, which SigV4 leaves out, as AWS's SDKs do:
+    // AWS services on the way may add to it).
+    trace.stamp(h);
     // The identity the edge established; every one of these is signed below.
     for (k, v) in &identity.headers {
         h.insert(k.clone(), v.clone());

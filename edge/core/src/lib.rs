@@ -13,9 +13,13 @@
 //!
 //! 1. `request id`: keep the client's `x-request-id` if well-formed, else mint one
 //!    ([`request_id`]). First, so every answer, even an error, carries it.
-//! 2. `limits::url` (414): before the path is parsed, so an oversized URL costs nothing more.
+//!    The request's trace ([`trace`]) is chosen with it, from the same entropy.
+//! 2. `limits::headers` (431), then `limits::url` (414): before the path is parsed, so oversized
+//!    headers or URLs cost nothing more.
 //! 3. `routing::normalise` (400, [`path`]): before routing and login, so patterns, object keys
 //!    and login routes only ever see the normalised path.
+//!    Then `health::answer`: the `[health]` path, answered by the edge itself before routing (the
+//!    config refuses a behaviour it would hide).
 //! 4. `login::routes`: the edge's own `/auth/*` routes when OIDC login is configured. Before
 //!    routing, so no behaviour can shadow them; they carry their own state cookie, so they need
 //!    no identity.
@@ -25,9 +29,12 @@
 //!    From here on the matched behaviour is known, to later phases and to the finishing step.
 //!    Then `access::check` (403): the behaviour's access rule (IP blocks, countries), right after
 //!    routing: a denied client costs nothing more and learns nothing about the behaviour.
-//! 6. `limits::method_and_body` (405 with `Allow`, 413): cheap refusals, after routing (the
-//!    behaviour says which methods) and before identity (no key work for a request refused
-//!    anyway).
+//!    Then `cors::preflight`: the behaviour's CORS decision, kept for the finishing step; a
+//!    preflight is answered 204 here, before the method check, identity and rate limits (it
+//!    carries no credentials by design), with no origin call.
+//! 6. `limits::method_and_body` (405 with `Allow`, 413 on the declared `Content-Length` or the
+//!    body): cheap refusals, after routing (the behaviour says which methods and its body limit)
+//!    and before identity (no key work for a request refused anyway).
 //!    Then `ratelimit::gate` (429): a caller who has used up a `count = "failed_identity"` limit is
 //!    refused before identity, so guessing tokens or API keys costs no verification and no key
 //!    lookup; identity counts its refusals against such limits.
@@ -66,9 +73,10 @@
 //! 11. `finish::finish`, for every response (origin answers, cache hits, login redirects, edge
 //!     errors, and [`boot_failure`] / [`malformed`] answers given before there is an edge): an
 //!     error becomes its problem response; identity's `Set-Cookie` on non-error answers;
-//!     `Cache-Status` and `Age` on every answer of a cached behaviour, errors included;
-//!     `x-request-id`; the log line's status and duration last, so the log describes the
-//!     response as sent.
+//!     `Cache-Status` and `Age` on every answer of a cached behaviour, errors included; the CORS
+//!     headers (after the cache, so no stored answer carries them) and the behaviour's headers
+//!     policy with `Server-Timing` ([`config::headers`], [`config::cors`]); `x-request-id`; the
+//!     log line's status, size and duration last, so the log describes the response as sent.
 //!
 //! A new phase is one module under `stages/` and one line in [`Edge::serve`], placed by the
 //! constraints above. Every failure is an [`EdgeError`], turned into a problem response in one
@@ -101,6 +109,7 @@ pub mod request_id;
 mod s3;
 mod stages;
 pub mod target;
+pub mod trace;
 pub mod upstream;
 
 use bytes::Bytes;
@@ -114,8 +123,8 @@ pub use target::{StartupError, Target};
 pub use upstream::{Body, BufferedUpstream, Clock, ConnectTimeout, OriginTimeout, Upstream, UpstreamError};
 
 use crate::stages::{
-    access, caching, canary as canary_stage, error_page, finish, identity, limits, login, origin, ratelimit as rate, routing, Ctx,
-    Exchange, Stop,
+    access, caching, canary as canary_stage, cors, error_page, finish, health, identity, limits, login, origin, ratelimit as rate, routing,
+    Ctx, Exchange, Stop,
 };
 use crate::target::ResolvedOrigin;
 
@@ -139,6 +148,24 @@ pub struct Edge {
     rate_store_address: Option<String>,
     /// Custom error pages fetched from their bucket.
     error_pages: stages::error_page::Pages,
+    /// What the health route reports of the build.
+    build: BuildInfo,
+}
+
+/// The build an edge runs, for the health route: the adapters embed it
+/// ([`embed::build_script`] exports `VERGE_BUILD_COMMIT` and `VERGE_BUILD_TIME`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BuildInfo {
+    /// The commit built (12 hex digits), `unknown` outside a git checkout.
+    pub commit: &'static str,
+    /// When the build script ran (RFC 3339, UTC).
+    pub time: &'static str,
+}
+
+impl Default for BuildInfo {
+    fn default() -> Self {
+        BuildInfo { commit: "unknown", time: "unknown" }
+    }
 }
 
 /// Why the edge could not start.
@@ -199,7 +226,14 @@ impl Edge {
             rate_memory: ratelimit::MemoryCounters::default(),
             rate_store_address,
             error_pages: Default::default(),
+            build: BuildInfo::default(),
         })
+    }
+
+    /// The build the health route reports.
+    pub fn with_build(mut self, build: BuildInfo) -> Self {
+        self.build = build;
+        self
     }
 
     /// Parses, validates and resolves in one step (what adapters call at startup).
@@ -247,13 +281,16 @@ impl Edge {
 
     /// The request phases, in order (see the crate docs for why this order).
     async fn phases<P: Platform>(cx: &mut Ctx<'_, P>) -> Result<Response<Body<P::Body>>, Stop<P::Body>> {
+        limits::headers(cx)?;
         limits::url(cx)?;
         routing::normalise(cx)?;
+        health::answer(cx)?;
         rate::login(cx).await?;
         login::routes(cx).await?;
         caching::purge(cx).await?;
         routing::route(cx)?;
         access::check(cx)?;
+        cors::preflight(cx)?;
         limits::method_and_body(cx)?;
         rate::gate(cx).await?;
         identity::check(cx).await?;
@@ -357,3 +394,5 @@ mod tests;
 
 #[cfg(test)]
 mod delivery_tests;
+#[cfg(test)]
+mod policy_tests;

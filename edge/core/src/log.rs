@@ -5,6 +5,8 @@ use serde::Serialize;
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct AccessLog {
     pub request_id: String,
+    /// The W3C trace id (32 hex digits) the request was forwarded with; the origin logs the same.
+    pub trace_id: String,
     pub method: String,
     /// The normalised path, or the raw path (cut to 256 bytes) when it was refused.
     pub path: String,
@@ -32,6 +34,15 @@ pub struct AccessLog {
     /// open or closed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rate_limit_store: Option<String>,
+    /// `allowed` or `refused`, on behaviours with rate limits (or login routes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_limit_decision: Option<&'static str>,
+    /// How long the origin took to answer (its response head), when one was called.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub origin_ms: Option<u64>,
+    /// The response body's size, when known (a whole body, or the origin's `Content-Length`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<u64>,
     pub duration_ms: u64,
     /// Why the edge answered an error itself, for operators (never secrets).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -43,6 +54,7 @@ impl AccessLog {
     pub fn begin<B>(request_id: &str, req: &http::Request<B>) -> Self {
         AccessLog {
             request_id: request_id.to_owned(),
+            trace_id: String::new(),
             method: req.method().to_string(),
             path: clip(req.uri().path(), 256),
             behaviour: None,
@@ -54,6 +66,9 @@ impl AccessLog {
             cache: None,
             rate_limit: None,
             rate_limit_store: None,
+            rate_limit_decision: None,
+            origin_ms: None,
+            bytes: None,
             duration_ms: 0,
             error: None,
         }

@@ -20,6 +20,9 @@ pub enum EdgeError {
     MethodNotAllowed { method: String, allow: String },
     #[error("the body is {len} bytes; the limit is {limit}")]
     BodyTooLarge { len: usize, limit: usize },
+    /// The request's header fields are too many or too large (`what` says which limit).
+    #[error("{0}")]
+    HeadersTooLarge(String),
     #[error("no object at this path")]
     NotFound,
     #[error("the origin could not be reached")]
@@ -59,6 +62,7 @@ impl EdgeError {
             EdgeError::BadPath(_) | EdgeError::Malformed(_) => StatusCode::BAD_REQUEST,
             EdgeError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             EdgeError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            EdgeError::HeadersTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             EdgeError::NotFound => StatusCode::NOT_FOUND,
             EdgeError::OriginUnreachable | EdgeError::OriginRefused => StatusCode::BAD_GATEWAY,
             EdgeError::OriginTimeout => StatusCode::GATEWAY_TIMEOUT,
@@ -80,6 +84,7 @@ impl EdgeError {
             EdgeError::BadPath(_) => "bad-path",
             EdgeError::MethodNotAllowed { .. } => "method-not-allowed",
             EdgeError::BodyTooLarge { .. } => "body-too-large",
+            EdgeError::HeadersTooLarge(_) => "headers-too-large",
             EdgeError::NotFound => "not-found",
             EdgeError::OriginUnreachable => "origin-unreachable",
             EdgeError::OriginTimeout => "origin-timeout",

@@ -194,7 +194,8 @@ fn api_calls_are_forwarded_signed_with_only_allowed_headers() {
     assert_eq!(fwd.headers()["x-amz-content-sha256"], verge_signing::sha256_hex(b"{\"value\":1}"));
     let auth = fwd.headers()["authorization"].to_str().unwrap();
     assert!(auth.contains("/execute-api/aws4_request"), "the client's Authorization is replaced: {auth}");
-    assert!(auth.contains("content-type;host;x-amz-content-sha256;x-amz-date;x-request-id"), "{auth}");
+    assert!(auth.contains("content-type;host;traceparent;x-amz-content-sha256;x-amz-date;x-request-id"), "{auth}");
+    assert!(fwd.headers()["x-amzn-trace-id"].to_str().unwrap().starts_with("Root=1-"));
     // And the origin's verifier accepts exactly this request.
     let creds = verge_signing::Credentials::new("AKIDTEST", SECRET, None);
     let scope = verge_signing::Scope { region: "us-east-1".into(), service: "execute-api".into() };

@@ -20,6 +20,8 @@ use verge_edge::config::Reference;
 use verge_edge::{Body, BodyRefused, BootError, ConnectTimeout, Edge, OriginTimeout, Platform, UpstreamError};
 
 const CONFIG: &str = include_str!(env!("VERGE_EDGE_CONFIG_PATH"));
+/// What the health route reports (`build.rs` embeds it).
+const BUILD: verge_edge::BuildInfo = verge_edge::BuildInfo { commit: env!("VERGE_BUILD_COMMIT"), time: env!("VERGE_BUILD_TIME") };
 
 /// Parsed once per instance; a reused instance keeps it.
 static EDGE: OnceLock<Result<Edge, BootError>> = OnceLock::new();
@@ -28,7 +30,7 @@ static EDGE: OnceLock<Result<Edge, BootError>> = OnceLock::new();
 async fn boot() -> Result<Edge, BootError> {
     let config = verge_edge::EdgeConfig::parse("edge.toml", CONFIG)?;
     let values = verge_wasi::settings(config.references()).await;
-    Ok(Edge::new(config, &|r: &Reference| values.get(r.name()).cloned())?)
+    Ok(Edge::new(config, &|r: &Reference| values.get(r.name()).cloned())?.with_build(BUILD))
 }
 
 /// What a request may use of the component's host. A forwarded response's body stays in the host
@@ -325,8 +327,12 @@ async fn handle(req: Request) -> Result<Response, ErrorCode> {
             spin_sdk::wasip3::spawn(kv.sweep_if_due());
         }
     }
-    println!("{}", handled.log.to_json());
     let (parts, body) = handled.response.into_parts();
+    // The log's size: whole bytes are counted here; a streamed body by its Content-Length.
+    if let Body::Full(bytes) = &body {
+        handled.log.bytes.get_or_insert(bytes.len() as u64);
+    }
+    println!("{}", handled.log.to_json());
     match body {
         Body::Full(bytes) => compressed(http::Response::from_parts(parts, bytes), &method, &accept).map(FullBody::new).into_response(),
         // A body to compress is read (at most compress::MAX_BYTES, by its declared length);

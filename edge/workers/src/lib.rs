@@ -37,6 +37,8 @@ use wasm_bindgen_futures::JsFuture;
 use worker::{event, Context, Env};
 
 const CONFIG: &str = include_str!(env!("VERGE_EDGE_CONFIG_PATH"));
+/// What the health route reports (`build.rs` embeds it).
+const BUILD: verge_edge::BuildInfo = verge_edge::BuildInfo { commit: env!("VERGE_BUILD_COMMIT"), time: env!("VERGE_BUILD_TIME") };
 
 /// Parsed once per isolate.
 static EDGE: OnceLock<Result<Edge, BootError>> = OnceLock::new();
@@ -319,7 +321,7 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> worker::Result<
         web_sys::console::log_1(&JsValue::from_str(&handled.log.to_json()));
         return Ok(from_http(handled.response)?);
     }
-    let mut handled = match EDGE.get_or_init(|| Edge::from_toml("edge.toml", CONFIG, &lookup)) {
+    let mut handled = match EDGE.get_or_init(|| Edge::from_toml("edge.toml", CONFIG, &lookup).map(|e| e.with_build(BUILD))) {
         // The body is read only now, capped at the edge's limit: never whole into wasm memory
         // past max_body_bytes.
         Ok(edge) => match read_into(&req, &mut head, edge.max_body_bytes()).await {

@@ -66,6 +66,9 @@ pub struct Origin {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct AccessLog {
     pub request_id: String,
+    /// The W3C trace id from the edge's `traceparent` (32 hex digits), on every line written for
+    /// the request, so the edge's and the origin's lines join; empty without one.
+    pub trace_id: String,
     pub method: String,
     pub path: String,
     pub status: u16,
@@ -220,6 +223,20 @@ impl Origin {
 #[cfg(test)]
 mod tests;
 
+/// The trace id of a well-formed `traceparent` (`VV-TRACEID-PARENT-FF`, 32 lower-case hex digits,
+/// not all zeros), or empty: only a checked value reaches a log line.
+pub fn trace_id(headers: &http::HeaderMap) -> String {
+    let value = headers.get("traceparent").and_then(|v| v.to_str().ok()).unwrap_or("");
+    match value.split('-').nth(1) {
+        Some(id)
+            if id.len() == 32 && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) && id.bytes().any(|b| b != b'0') =>
+        {
+            id.to_owned()
+        }
+        _ => String::new(),
+    }
+}
+
 /// The request id to echo (the edge's, when well-formed) and the log line's start.
 fn begin<B>(req: &Request<B>) -> (String, AccessLog) {
     let request_id = req
@@ -231,6 +248,7 @@ fn begin<B>(req: &Request<B>) -> (String, AccessLog) {
         .to_owned();
     let log = AccessLog {
         request_id: request_id.clone(),
+        trace_id: trace_id(req.headers()),
         method: req.method().to_string(),
         path: req.uri().path().chars().take(256).collect(),
         status: 0,

@@ -283,3 +283,24 @@ fn dot_segments_are_refused_before_the_signature_and_never_routed() {
     assert_eq!(routes::route("/api/partners/./orders"), None);
     assert_eq!(routes::route("/api/partners/a.b/orders"), Some(routes::Route::PartnerOrders("a.b")));
 }
+
+#[test]
+fn every_log_line_carries_the_edges_trace_id() {
+    let (o, p) = (origin(), Fake::new());
+    let mut req = signed("GET", "/api/stats/daily", "", p.now);
+    req.headers_mut().insert("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".parse().unwrap());
+    let (_, log) = block_on(o.handle(req, &p));
+    assert_eq!(log.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+    // Refused before the body was read, and refused for a bad signature: the same line.
+    let mut big = Request::post("http://origin.test/api/numbers").body(()).unwrap();
+    big.headers_mut().insert("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00".parse().unwrap());
+    let (_, log) = Origin::refuse(&big, ApiError::TooLarge { limit: 1 });
+    assert_eq!(log.trace_id, "0af7651916cd43dd8448eb211c80319c");
+    for bad in
+        ["00-00000000000000000000000000000000-b7ad6b7169203331-00", "00-0AF7651916CD43DD8448EB211C80319C-b7ad6b7169203331-00", "x\"}"]
+    {
+        let mut r = Request::get("http://origin.test/x").body(Bytes::new()).unwrap();
+        r.headers_mut().insert("traceparent", bad.parse().unwrap());
+        assert_eq!(block_on(o.handle(r, &p)).1.trace_id, "", "{bad}");
+    }
+}

@@ -66,6 +66,7 @@ async fn handle(req: Request) -> impl IntoResponse {
             let resp = ApiError::Internal(String::new()).into_response("");
             let log = verge_origin::AccessLog {
                 request_id: String::new(),
+                trace_id: verge_origin::trace_id(req.headers()),
                 method: req.method().to_string(),
                 path: req.uri().path().to_owned(),
                 status: 500,

@@ -152,21 +152,7 @@ const CACHE_KEYS: [&str; 9] =
 const ORIGIN_KEYS: [&str; 3] = ["headers", "cookies", "query"];
 
 pub(super) fn parse_cache_policies(ck: &mut Checker<'_>, node: Node<'_, '_>) -> Option<Vec<CachePolicy>> {
-    let table = ck.table(node, "[cache_policies]")?;
-    let mut out = Vec::new();
-    let mut ok = true;
-    for (name, value) in walk::entries(table) {
-        if !walk::is_identifier(name.value) {
-            ck.error(name.span, format!("cache policy name {:?} is not a valid name", name.value), "use letters, digits, '-' and '_' only");
-            ok = false;
-            continue;
-        }
-        match parse_cache_policy(ck, name.value, value) {
-            Some(p) => out.push(p),
-            None => ok = false,
-        }
-    }
-    ok.then_some(out)
+    walk::named_tables(ck, node, "cache policy", "cache_policies", parse_cache_policy)
 }
 
 fn parse_cache_policy(ck: &mut Checker<'_>, name: &str, node: Node<'_, '_>) -> Option<CachePolicy> {

@@ -25,8 +25,11 @@
 
 pub mod auth;
 pub mod cache;
+pub mod cors;
 mod diagnostic;
 pub mod error_pages;
+pub mod headers;
+pub mod health;
 pub mod origin_group;
 pub mod ratelimit;
 mod walk;
@@ -56,6 +59,11 @@ pub const DEFAULT_CACHE_MEMORY_BYTES: usize = 16 << 20;
 /// The largest object the cache keeps; larger ones pass uncached. 1 MB is the value limit of
 /// Spin's key-value store on Fermyon Cloud, so every tier can hold what the memory tier holds.
 pub const DEFAULT_CACHE_MAX_OBJECT_BYTES: usize = 1 << 20;
+/// CloudFront's limit on a request's header fields, counted as name + value + 4 bytes each
+/// (`": "` and CRLF); more answers 431.
+pub const DEFAULT_MAX_HEADER_BYTES: usize = 20_480;
+/// Most header fields a request may carry (Envoy's and nginx's order of magnitude); more answers 431.
+pub const DEFAULT_MAX_HEADER_COUNT: usize = 100;
 /// CloudFront allows 25 behaviours by default and 75 at most.
 pub const MAX_BEHAVIOURS: usize = 75;
 
@@ -75,6 +83,15 @@ pub struct EdgeConfig {
     pub behaviours: Vec<Behaviour>,
     /// `[[error_responses]]`: custom error pages per status.
     pub error_responses: Vec<error_pages::ErrorResponse>,
+    /// `[headers_policies.NAME]`, named by behaviours' `headers = "NAME"`.
+    pub headers_policies: Vec<headers::HeadersPolicy>,
+    /// `[cors_policies.NAME]`, named by behaviours' `cors = "NAME"`.
+    pub cors_policies: Vec<cors::CorsPolicy>,
+    /// `[health]`: the path the edge answers itself; `None`: no health route.
+    pub health: Option<health::HealthConfig>,
+    /// The config's version: the first 16 hex digits of the SHA-256 of its source, as the health
+    /// route reports it.
+    pub version: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,6 +105,10 @@ pub struct Limits {
     /// Compress text answers for clients that accept gzip or br, where the runtime does not
     /// (Spin; Workers compresses itself).
     pub compress: bool,
+    /// The request's header fields, as name + value + 4 bytes each; more answers 431.
+    pub max_header_bytes: usize,
+    /// The request's number of header fields; more answers 431.
+    pub max_header_count: usize,
 }
 
 impl Default for Limits {
@@ -98,6 +119,8 @@ impl Default for Limits {
             cache_memory_bytes: DEFAULT_CACHE_MEMORY_BYTES,
             cache_max_object_bytes: DEFAULT_CACHE_MAX_OBJECT_BYTES,
             compress: true,
+            max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
+            max_header_count: DEFAULT_MAX_HEADER_COUNT,
         }
     }
 }
@@ -190,9 +213,16 @@ pub struct Behaviour {
     pub failover: Option<origin_group::Failover>,
     /// A share of clients sent to another origin (`canary`).
     pub canary: Option<origin_group::Canary>,
+    /// Index into [`EdgeConfig::headers_policies`]; `None`: answers pass as they are.
+    pub headers: Option<usize>,
+    /// Index into [`EdgeConfig::cors_policies`]; `None`: no CORS headers, preflights go on like
+    /// any request (see `allow_preflight`).
+    pub cors: Option<usize>,
+    /// This behaviour's body limit, at most `[edge] max_body_bytes`; `None`: that one.
+    pub max_body_bytes: Option<usize>,
 }
 
-const METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+pub(crate) const METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
 
 impl EdgeConfig {
     /// Every environment variable and secret name the config refers to, for adapters that must
@@ -263,7 +293,10 @@ impl EdgeConfig {
     /// Every problem found, each with line, column and a hint.
     pub fn parse(file: &str, src: &str) -> Result<EdgeConfig, ConfigErrors> {
         let mut ck = Checker::new(src);
-        let cfg = parse_document(&mut ck);
+        let cfg = parse_document(&mut ck).map(|mut c| {
+            c.version = verge_signing::sha256_hex(src.as_bytes())[..16].to_owned();
+            c
+        });
         ck.finish(file, cfg)
     }
 }
@@ -288,6 +321,9 @@ fn parse_document(ck: &mut Checker<'_>) -> Option<EdgeConfig> {
             "access_rules",
             "rate_limit_store",
             "error_responses",
+            "headers_policies",
+            "cors_policies",
+            "health",
         ],
     );
 
@@ -298,6 +334,9 @@ fn parse_document(ck: &mut Checker<'_>) -> Option<EdgeConfig> {
     let cache_policies = top.take("cache_policies").map_or(Some(Vec::new()), |n| cache::parse_cache_policies(ck, n));
     let origin_policies = top.take("origin_request_policies").map_or(Some(Vec::new()), |n| cache::parse_origin_request_policies(ck, n));
     let rate_limits = ratelimit::parse(ck, &mut top, root);
+    let headers_policies = top.take("headers_policies").map_or(Some(Vec::new()), |n| headers::parse(ck, n));
+    let cors_policies = top.take("cors_policies").map_or(Some(Vec::new()), |n| cors::parse(ck, n));
+    let health = top.take("health").map_or(Some(None), |n| health::parse(ck, n).map(Some));
 
     // Origins with errors do not stop the rest of the file from being checked: auth and the
     // behaviours are checked against the valid origins, and a reference to a broken one is not
@@ -322,7 +361,16 @@ fn parse_document(ck: &mut Checker<'_>) -> Option<EdgeConfig> {
                 origin: origin_policies.as_deref().unwrap_or_default(),
                 complete: cache_policies.is_some() && origin_policies.is_some(),
             };
-            parse_behaviours(ck, n, &origins, &auth, &policies, rate_limits.as_ref())
+            let response = headers::ResponsePolicies {
+                headers: headers_policies.as_deref(),
+                cors: cors_policies.as_deref(),
+                max_body_bytes: limits.map_or(DEFAULT_MAX_BODY_BYTES, |l| l.max_body_bytes),
+            };
+            let behaviours = parse_behaviours(ck, n, &origins, &auth, &policies, rate_limits.as_ref(), &response);
+            if let (Some(b), Some(Some((h, span)))) = (&behaviours, &health) {
+                health::check_shadowing(ck, h, *span, &b.iter().map(|b| b.pattern.clone()).collect::<Vec<_>>());
+            }
+            behaviours
         }
         None => {
             ck.error_at_start("no behaviours are defined", "add [[behaviours]] tables; the last one must have path = \"*\"");
@@ -342,20 +390,36 @@ fn parse_document(ck: &mut Checker<'_>) -> Option<EdgeConfig> {
         rate_limits: rate_limits?,
         behaviours: behaviours?,
         error_responses: error_responses?,
+        headers_policies: headers_policies?,
+        cors_policies: cors_policies?,
+        health: health?.map(|(h, _)| h),
+        version: String::new(),
     })
 }
 
 fn parse_limits(ck: &mut Checker<'_>, node: Node<'_, '_>) -> Option<Limits> {
     let table = ck.table(node, "[edge]")?;
-    let mut f =
-        Fields::new(ck, table, "[edge]", &["max_url_bytes", "max_body_bytes", "cache_memory_bytes", "cache_max_object_bytes", "compress"]);
+    let keys = [
+        "max_url_bytes",
+        "max_body_bytes",
+        "cache_memory_bytes",
+        "cache_max_object_bytes",
+        "max_header_bytes",
+        "max_header_count",
+        "compress",
+    ];
+    let mut f = Fields::new(ck, table, "[edge]", &keys);
     let url = f.take("max_url_bytes").and_then(|n| ck.int_in(n, 256, 65_536)).unwrap_or(DEFAULT_MAX_URL_BYTES as i64);
     let body = f.take("max_body_bytes").and_then(|n| ck.int_in(n, 0, 100 * 1024 * 1024)).unwrap_or(DEFAULT_MAX_BODY_BYTES as i64);
     let memory = f.take("cache_memory_bytes").and_then(|n| ck.int_in(n, 0, 64 * 1024 * 1024)).unwrap_or(DEFAULT_CACHE_MEMORY_BYTES as i64);
     let object =
         f.take("cache_max_object_bytes").and_then(|n| ck.int_in(n, 0, 16 * 1024 * 1024)).unwrap_or(DEFAULT_CACHE_MAX_OBJECT_BYTES as i64);
     let compress = f.take("compress").and_then(|n| ck.boolean(n)).unwrap_or(true);
+    let header_bytes = f.take("max_header_bytes").and_then(|n| ck.int_in(n, 1024, 256 * 1024)).unwrap_or(DEFAULT_MAX_HEADER_BYTES as i64);
+    let header_count = f.take("max_header_count").and_then(|n| ck.int_in(n, 16, 1000)).unwrap_or(DEFAULT_MAX_HEADER_COUNT as i64);
     Some(Limits {
+        max_header_bytes: header_bytes as usize,
+        max_header_count: header_count as usize,
         max_url_bytes: url as usize,
         max_body_bytes: body as usize,
         cache_memory_bytes: memory as usize,
@@ -501,7 +565,7 @@ struct Policies<'a> {
     complete: bool,
 }
 
-const BEHAVIOUR_KEYS: [&str; 12] = [
+const BEHAVIOUR_KEYS: [&str; 15] = [
     "path",
     "origin",
     "methods",
@@ -514,6 +578,9 @@ const BEHAVIOUR_KEYS: [&str; 12] = [
     "access",
     "failover",
     "canary",
+    "headers",
+    "cors",
+    "max_body_bytes",
 ];
 
 fn parse_behaviours(
@@ -523,6 +590,7 @@ fn parse_behaviours(
     auth_cfg: &auth::AuthConfig,
     policies: &Policies<'_>,
     rate_limits: Option<&ratelimit::RateLimitConfig>,
+    response: &headers::ResponsePolicies<'_>,
 ) -> Option<Vec<Behaviour>> {
     let items = ck.array_of_tables(node, "behaviours")?;
     if items.len() > MAX_BEHAVIOURS {
@@ -609,6 +677,7 @@ fn parse_behaviours(
             Some(n) => cache::policy_ref(ck, n, &origin_names, "origin request policy", "origin_request_policies").map(Some),
             None => Some(None),
         };
+        let refs = headers::parse_behaviour_refs(ck, &mut f, response);
         let (
             Some((pattern, span)),
             Some(origin),
@@ -623,7 +692,7 @@ fn parse_behaviours(
             ok = false;
             continue;
         };
-        let (Some(limits), Some((failover, canary))) = (limits, second) else {
+        let (Some(limits), Some((failover, canary)), Some(refs)) = (limits, second, refs) else {
             ok = false;
             continue;
         };
@@ -661,6 +730,7 @@ fn parse_behaviours(
             ck.error(span, format!("{what} has spa_fallback on an http origin"), "spa_fallback only applies to s3 origins; remove it");
             ok = false;
         }
+        let headers::BehaviourRefs { headers, cors, max_body_bytes } = refs;
         out.push(Behaviour {
             pattern,
             origin,
@@ -673,6 +743,9 @@ fn parse_behaviours(
             limits,
             failover,
             canary,
+            headers,
+            cors,
+            max_body_bytes,
         });
     }
     match last {

@@ -235,31 +235,8 @@ fn countries(ck: &mut Checker<'_>, node: Node<'_, '_>, what: &str) -> Option<Vec
     ok.then_some(out)
 }
 
-fn named_tables<T>(
-    ck: &mut Checker<'_>,
-    node: Node<'_, '_>,
-    section: &str,
-    mut each: impl FnMut(&mut Checker<'_>, &str, Node<'_, '_>) -> Option<T>,
-) -> Option<Vec<T>> {
-    let table = ck.table(node, &format!("[{section}]"))?;
-    let mut out = Vec::new();
-    let mut ok = true;
-    for (name, value) in walk::entries(table) {
-        if !walk::is_identifier(name.value) {
-            ck.error(name.span, format!("{section} name {:?} is not a valid name", name.value), "use letters, digits, '-' and '_' only");
-            ok = false;
-            continue;
-        }
-        match each(ck, name.value, value) {
-            Some(v) => out.push(v),
-            None => ok = false,
-        }
-    }
-    ok.then_some(out)
-}
-
 fn parse_limits(ck: &mut Checker<'_>, node: Node<'_, '_>) -> Option<Vec<RateLimit>> {
-    named_tables(ck, node, "rate_limits", parse_limit)
+    walk::named_tables(ck, node, "rate_limits", "rate_limits", parse_limit)
 }
 
 const LIMIT_KEYS: [&str; 10] =
@@ -436,7 +413,7 @@ fn parse_key(ck: &mut Checker<'_>, node: Node<'_, '_>) -> Option<Vec<KeyPart>> {
 }
 
 fn parse_access_rules(ck: &mut Checker<'_>, node: Node<'_, '_>) -> Option<Vec<AccessRule>> {
-    named_tables(ck, node, "access_rules", |ck, name, node| {
+    walk::named_tables(ck, node, "access_rules", "access_rules", |ck, name, node| {
         let what = format!("[access_rules.{name}]");
         let table = ck.table(node, &what)?;
         let mut f = Fields::new(ck, table, &what, &["allow_ips", "deny_ips", "allow_countries", "deny_countries"]);

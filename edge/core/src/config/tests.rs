@@ -45,7 +45,20 @@ fn a_good_config_compiles_to_a_behaviour_table() {
     assert_eq!(cfg.limits.max_body_bytes, DEFAULT_MAX_BODY_BYTES);
 }
 
-fn errors(src: &str) -> Vec<String> {
+/// `tables` (starting on line 1) followed by [`GOOD`], with `line` added to its first behaviour
+/// (`/api/*`, methods GET, HEAD, POST, OPTIONS).
+pub(crate) fn with_src(tables: &str, line: &str) -> String {
+    let good = GOOD.replacen("origin = \"api\"\n", &format!("origin = \"api\"\n{line}\n"), 1);
+    format!("{tables}{good}")
+}
+
+/// [`with_src`], parsed; panics with the errors if it does not parse.
+pub(crate) fn with(tables: &str, line: &str) -> EdgeConfig {
+    let src = with_src(tables, line);
+    EdgeConfig::parse("t.toml", &src).unwrap_or_else(|e| panic!("{e}\n{src}"))
+}
+
+pub(crate) fn errors(src: &str) -> Vec<String> {
     EdgeConfig::parse("t.toml", src).unwrap_err().errors.into_iter().map(|d| format!("{}:{}: {}", d.line, d.column, d.message)).collect()
 }
 

@@ -425,3 +425,29 @@ fn levenshtein(a: &str, b: &str) -> usize {
     }
     prev[b.len()]
 }
+
+/// The entries of a table of named tables (`[KIND.NAME]`), each name checked as an identifier
+/// and each table parsed by `parse` (which reports its own errors). `None` if any failed.
+pub(crate) fn named_tables<T>(
+    ck: &mut Checker<'_>,
+    node: Node<'_, '_>,
+    kind: &str,
+    table_name: &str,
+    mut parse: impl FnMut(&mut Checker<'_>, &str, Node<'_, '_>) -> Option<T>,
+) -> Option<Vec<T>> {
+    let table = ck.table(node, &format!("[{table_name}]"))?;
+    let mut out = Vec::new();
+    let mut ok = true;
+    for (name, value) in entries(table) {
+        if !is_identifier(name.value) {
+            ck.error(name.span, format!("{kind} name {:?} is not a valid name", name.value), "use letters, digits, '-' and '_' only");
+            ok = false;
+            continue;
+        }
+        match parse(ck, name.value, value) {
+            Some(p) => out.push(p),
+            None => ok = false,
+        }
+    }
+    ok.then_some(out)
+}

@@ -59,7 +59,17 @@ fn policy_of<'e, P: Platform>(cx: &Ctx<'e, P>) -> Result<Option<&'e CachePolicy>
     Ok(cx.route()?.behaviour.cache.and_then(|i| edge.config.cache_policies.get(i)))
 }
 
+/// [`find_or_prepare`], timed for `Server-Timing`.
 pub(crate) async fn lookup<P: Platform>(cx: &mut Ctx<'_, P>) -> Result<(), Stop<P::Body>> {
+    let start = cx.platform.now();
+    let result = find_or_prepare(cx).await;
+    if cx.route()?.behaviour.cache.is_some() {
+        cx.ex.timings.cache = Some(super::since(cx.platform, start));
+    }
+    result
+}
+
+async fn find_or_prepare<P: Platform>(cx: &mut Ctx<'_, P>) -> Result<(), Stop<P::Body>> {
     let Some(policy) = policy_of(cx)? else { return Ok(()) };
     let route = cx.route()?;
     let key = compute(&KeyInput {

@@ -9,7 +9,15 @@ use crate::auth::Identity;
 use crate::platform::{Out, Platform};
 use crate::problem::EdgeError;
 
+/// [`verify`], timed for `Server-Timing`.
 pub(crate) async fn check<P: Platform>(cx: &mut Ctx<'_, P>) -> Result<(), Stop<P::Body>> {
+    let start = cx.platform.now();
+    let result = verify(cx).await;
+    cx.ex.timings.identity = Some(super::since(cx.platform, start));
+    result
+}
+
+async fn verify<P: Platform>(cx: &mut Ctx<'_, P>) -> Result<(), Stop<P::Body>> {
     let behaviour = cx.route()?.behaviour;
     let req = &cx.req;
     let preflight = req.method() == Method::OPTIONS && req.headers().contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);

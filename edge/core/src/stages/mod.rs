@@ -9,8 +9,10 @@
 pub(crate) mod access;
 pub(crate) mod caching;
 pub(crate) mod canary;
+pub(crate) mod cors;
 pub(crate) mod error_page;
 pub(crate) mod finish;
+pub(crate) mod health;
 pub(crate) mod identity;
 pub(crate) mod limits;
 pub(crate) mod login;
@@ -50,6 +52,10 @@ impl<B> From<EdgeError> for Stop<B> {
 pub(crate) struct Route<'e> {
     pub behaviour: &'e Behaviour,
     pub origin: &'e ResolvedOrigin,
+    /// The behaviour's headers policy, applied in the finishing step.
+    pub headers: Option<&'e crate::config::headers::HeadersPolicy>,
+    /// The behaviour's CORS policy.
+    pub cors: Option<&'e crate::config::cors::CorsPolicy>,
 }
 
 /// What the finishing step needs to know about a request, whether or not the edge could start:
@@ -69,6 +75,25 @@ pub(crate) struct Exchange<'e> {
     pub background: Option<crate::cache::LocalFuture<'e, ()>>,
     /// The rate limits' policies and states (`RateLimit-Policy`, `RateLimit`) and who refused.
     pub ratelimit: crate::ratelimit::Report,
+    /// The request's trace and the edge's span in it.
+    pub trace: crate::trace::TraceContext,
+    /// What the behaviour's CORS policy says about this request, for the finishing step.
+    pub cors: Option<crate::config::cors::CorsResult>,
+    /// How long the phases `Server-Timing` names took.
+    pub timings: Timings,
+}
+
+/// Phase durations for `Server-Timing` and the log: `None` for a phase that did not run.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Timings {
+    pub identity: Option<std::time::Duration>,
+    pub cache: Option<std::time::Duration>,
+    pub origin: Option<std::time::Duration>,
+}
+
+/// The time from `start` to the platform's clock now (zero if the clock went back).
+pub(crate) fn since<P: Platform>(platform: &P, start: SystemTime) -> std::time::Duration {
+    platform.now().duration_since(start).unwrap_or_default()
 }
 
 impl<'e> Exchange<'e> {
@@ -76,7 +101,9 @@ impl<'e> Exchange<'e> {
     /// every answer carries it).
     pub fn begin<B>(req: &Request<B>, entropy: [u8; 16], started: Option<SystemTime>) -> Self {
         let request_id = crate::request_id::choose(req.headers().get(crate::request_id::HEADER), entropy);
-        let log = AccessLog::begin(&request_id, req);
+        let mut log = AccessLog::begin(&request_id, req);
+        let trace = crate::trace::TraceContext::begin(req.headers(), entropy);
+        log.trace_id = trace.trace_id_hex();
         Exchange {
             request_id,
             log,
@@ -86,6 +113,9 @@ impl<'e> Exchange<'e> {
             cache: None,
             background: None,
             ratelimit: crate::ratelimit::Report::default(),
+            trace,
+            cors: None,
+            timings: Timings::default(),
         }
     }
 }

@@ -20,7 +20,17 @@ use crate::target::{ResolvedOrigin, Target};
 use crate::upstream::Body;
 use crate::{forward, origin_request, s3};
 
-pub(crate) async fn fetch<P: Platform>(cx: &mut Ctx<'_, P>) -> Result<Response<Body<P::Body>>, Stop<P::Body>> {
+/// [`call`] (with failover), timed for `Server-Timing` and the log's `origin_ms`.
+pub(crate) async fn fetch<P: Platform>(cx: &mut Ctx<'_, P>) -> Result<http::Response<Body<P::Body>>, Stop<P::Body>> {
+    let start = cx.platform.now();
+    let result = call(cx).await;
+    let took = super::since(cx.platform, start);
+    cx.ex.timings.origin = Some(took);
+    cx.ex.log.origin_ms = Some(took.as_millis() as u64);
+    result
+}
+
+async fn call<P: Platform>(cx: &mut Ctx<'_, P>) -> Result<Response<Body<P::Body>>, Stop<P::Body>> {
     let route = cx.route()?;
     let first = attempt(cx, route.origin).await;
     let Some(failover) = &route.behaviour.failover else { return Ok(first?.map(Body::Origin)) };
@@ -72,6 +82,7 @@ async fn attempt<P: Platform>(cx: &Ctx<'_, P>, origin: &ResolvedOrigin) -> Resul
                 client: &client,
                 identity: &cx.identity,
                 request_id: &cx.ex.request_id,
+                trace: &cx.ex.trace,
             };
             forward::forward(origin, base, call, req.body().clone(), &up, cx.now).await
         }

@@ -27,6 +27,12 @@ impl crate::Edge {
         let behaviours = &self.config.behaviours;
         // Validation guarantees a final catch-all, so the fallback is that behaviour.
         let behaviour = behaviours.iter().find(|b| b.pattern.matches(path.as_str())).unwrap_or(&behaviours[behaviours.len() - 1]);
-        Route { behaviour, origin: &self.origins[behaviour.origin] }
+        let cfg = &self.config;
+        Route {
+            behaviour,
+            origin: &self.origins[behaviour.origin],
+            headers: behaviour.headers.and_then(|i| cfg.headers_policies.get(i)),
+            cors: behaviour.cors.and_then(|i| cfg.cors_policies.get(i)),
+        }
     }
 }
