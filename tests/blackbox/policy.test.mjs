@@ -17,7 +17,7 @@ after(async () => {
   await env?.stop();
 });
 
-const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'";
+const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; object-src 'none'; frame-ancestors 'none'";
 /** [headers_policies.web] in edge/edge.toml. */
 const WEB = {
   'strict-transport-security': 'max-age=63072000; includeSubDomains',
