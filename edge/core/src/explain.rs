@@ -29,6 +29,7 @@ use crate::auth::Identity;
 use crate::cache::key::{compute, KeyInput};
 use crate::canary::{decide, Side};
 use crate::config::auth::AuthRule;
+use crate::config::cors::{CorsOutcome, CorsResult};
 use crate::config::ratelimit::{KeyPart, Scope};
 use crate::config::{Behaviour, EdgeConfig, Origin, OriginKind, Setting};
 use crate::path::NormalPath;
@@ -88,6 +89,18 @@ pub fn explain(config: &EdgeConfig, req: &Request<()>) -> Vec<Section> {
         behaviour: &config.behaviours[index],
     };
     let mut out = vec![request(&seen), behaviours(&seen)];
+    // A preflight the behaviour's CORS policy covers is answered at the edge, whatever methods
+    // the behaviour takes (the CORS phase runs before the method check).
+    if let Some(result) = cors_result(&seen).filter(|r| r.preflight) {
+        out.extend([access(&seen), cors(&seen)]);
+        let answer = match result.outcome {
+            CorsOutcome::Allowed { .. } => "204 at the edge, no origin request (an allowed preflight)",
+            _ => "204 at the edge without CORS headers, no origin request: the browser refuses the real request",
+        };
+        out.push(section("answer", vec![answer.to_owned()]));
+        out.push(response_headers(&seen));
+        return out;
+    }
     if !seen.behaviour.methods.contains(seen.method) {
         out.push(section(
             "answer",
@@ -97,14 +110,59 @@ pub fn explain(config: &EdgeConfig, req: &Request<()>) -> Vec<Section> {
     }
     out.extend([
         access(&seen),
+        cors(&seen),
         identity(&seen),
         rate_limits(&seen),
         cache(&seen),
         origin(&seen),
         error_pages(&seen),
         origin_request(&seen),
+        response_headers(&seen),
     ]);
     out
+}
+
+fn cors_result(s: &Seen<'_>) -> Option<CorsResult> {
+    let policy = s.config.cors_policies.get(s.behaviour.cors?)?;
+    Some(policy.evaluate(s.method, s.headers))
+}
+
+fn cors(s: &Seen<'_>) -> Section {
+    let Some(i) = s.behaviour.cors else {
+        return section("cors", vec!["none: no CORS headers; preflights go on like any request".to_owned()]);
+    };
+    let name = &s.config.cors_policies[i].name;
+    let mut lines = vec![format!("policy {name:?}")];
+    let result = cors_result(s);
+    match result.as_ref().map(|r| &r.outcome) {
+        Some(CorsOutcome::NotCors) | None => lines.push("no Origin header: not a cross-origin request, no CORS headers".to_owned()),
+        Some(CorsOutcome::Refused { origin }) => lines.push(format!("origin {origin:?} is not allowed: no CORS headers")),
+        Some(CorsOutcome::Allowed { origin, headers }) => {
+            lines.push(format!("origin {origin:?} is allowed"));
+            lines.extend(headers.iter().map(|(k, v)| format!("{k}: {}", v.to_str().unwrap_or("(not text)"))));
+        }
+    }
+    if result.is_some_and(|r| r.vary_origin) {
+        lines.push("vary: origin (appended)".to_owned());
+    }
+    section("cors", lines)
+}
+
+fn response_headers(s: &Seen<'_>) -> Section {
+    let Some(i) = s.behaviour.headers else {
+        return section("response headers", vec!["no headers policy: answers pass as they are".to_owned()]);
+    };
+    let policy = &s.config.headers_policies[i];
+    let mut lines = vec![format!("policy {:?}, on every answer (origin, cache hit, edge error)", policy.name)];
+    lines.extend(policy.remove.iter().map(|n| format!("removed: {n}")));
+    for h in &policy.set {
+        let how = if h.override_origin { "set" } else { "set unless the origin sent it" };
+        lines.push(format!("{how}: {}: {}", h.name, h.value.to_str().unwrap_or("(not text)")));
+    }
+    if policy.server_timing {
+        lines.push("server-timing: edge, identity, cache, origin".to_owned());
+    }
+    section("response headers", lines)
 }
 
 fn request(s: &Seen<'_>) -> Section {
@@ -416,6 +474,32 @@ mod tests {
         assert!(out.contains("prefers HTML"), "{out}");
         let post = run("POST", "/api/numbers", &[]);
         assert!(post.contains("numbers-per-ip: 30 per 60 s, burst 10, keyed by client address, global, fails open"), "{post}");
+    }
+
+    #[test]
+    fn headers_policy_and_cors_are_shown_and_a_preflight_is_answered_at_the_edge() {
+        let page = run("GET", "https://verge.example/index.html", &[]);
+        assert!(page.contains("policy \"web\", on every answer"), "{page}");
+        assert!(page.contains("content-security-policy: default-src 'self'"), "{page}");
+        let cors = config_cors_origin();
+        let preflight =
+            run("OPTIONS", "https://verge.example/api/stats/daily", &[("origin", &cors), ("access-control-request-method", "GET")]);
+        assert!(preflight.contains("204 at the edge"), "{preflight}");
+        assert!(!preflight.contains("\norigin request:") && !preflight.contains("\nidentity:"), "nothing past CORS for a preflight: {preflight}");
+        let refused =
+            run("GET", "https://verge.example/api/stats/daily?from=2026-01-01&to=2026-01-02", &[("origin", "https://evil.example")]);
+        assert!(refused.contains("is not allowed: no CORS headers"), "{refused}");
+    }
+
+    /// An origin the shipped config's API CORS policy allows.
+    fn config_cors_origin() -> String {
+        let config = shipped();
+        let api = config.behaviours.iter().find(|b| b.pattern.matches("/api/stats/daily")).unwrap();
+        let policy = &config.cors_policies[api.cors.expect("the shipped API behaviour has a CORS policy")];
+        match &policy.allow_origins[0] {
+            crate::config::cors::OriginPattern::Exact(o) => o.clone(),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
