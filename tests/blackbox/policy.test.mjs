@@ -17,7 +17,7 @@ after(async () => {
   await env?.stop();
 });
 
-const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'";
+const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'";
 /** [headers_policies.web] in edge/edge.toml. */
 const WEB = {
   'strict-transport-security': 'max-age=63072000; includeSubDomains',
@@ -55,11 +55,11 @@ for (const runtime of ['spin', 'workers']) {
       const first = await raw(base(), 'GET', '/');
       assert.equal(first.status, 200);
       assertHeaders(first, WEB, '200 from the bucket');
-      const hit = await raw(base(), 'GET', '/app.js');
-      const hit2 = await raw(base(), 'GET', '/app.js');
-      assert.match(hit2.headers['cache-status'], /hit/, `second /app.js: ${hit2.headers['cache-status']} (first ${hit.headers['cache-status']})`);
+      const hit = await raw(base(), 'GET', '/favicon.svg');
+      const hit2 = await raw(base(), 'GET', '/favicon.svg');
+      assert.match(hit2.headers['cache-status'], /hit/, `second /favicon.svg: ${hit2.headers['cache-status']} (first ${hit.headers['cache-status']})`);
       assertHeaders(hit2, WEB, 'cache hit');
-      const missing = await raw(base(), 'GET', '/assets/no-such-file.js');
+      const missing = await raw(base(), 'GET', '/no-such-file.js');
       assert.equal(missing.status, 404);
       assert.equal(missing.headers['content-type'], 'application/problem+json');
       assertHeaders(missing, WEB, 'edge 404');
@@ -103,15 +103,15 @@ for (const runtime of ['spin', 'workers']) {
 
     test('the allowed origin is echoed alone, on cache hits too, and never handed to another origin', async () => {
       // The web app's files are cached (cache policy "site") and readable by Verge's sites.
-      await raw(base(), 'GET', '/style.css');
-      const a = await raw(base(), 'GET', '/style.css', { headers: { origin: 'https://a.verge.dev' } });
+      await raw(base(), 'GET', '/favicon.svg');
+      const a = await raw(base(), 'GET', '/favicon.svg', { headers: { origin: 'https://a.verge.dev' } });
       assert.match(a.headers['cache-status'], /hit/);
       assert.equal(a.headers['access-control-allow-origin'], 'https://a.verge.dev');
-      const b = await raw(base(), 'GET', '/style.css', { headers: { origin: 'https://b.verge.dev' } });
+      const b = await raw(base(), 'GET', '/favicon.svg', { headers: { origin: 'https://b.verge.dev' } });
       assert.match(b.headers['cache-status'], /hit/);
       assert.equal(b.headers['access-control-allow-origin'], 'https://b.verge.dev');
       for (const evil of ['https://evil.test', 'https://verge.dev.evil.test']) {
-        const r = await raw(base(), 'GET', '/style.css', { headers: { origin: evil } });
+        const r = await raw(base(), 'GET', '/favicon.svg', { headers: { origin: evil } });
         assert.match(r.headers['cache-status'], /hit/);
         assert.equal(r.headers['access-control-allow-origin'], undefined, evil);
         assert.equal(r.headers.vary.split(',').filter((t) => t.trim().toLowerCase() === 'origin').length, 1);
