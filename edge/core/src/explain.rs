@@ -485,7 +485,10 @@ mod tests {
         let preflight =
             run("OPTIONS", "https://verge.example/api/stats/daily", &[("origin", &cors), ("access-control-request-method", "GET")]);
         assert!(preflight.contains("204 at the edge"), "{preflight}");
-        assert!(!preflight.contains("\norigin request:") && !preflight.contains("\nidentity:"), "nothing past CORS for a preflight: {preflight}");
+        assert!(
+            !preflight.contains("\norigin request:") && !preflight.contains("\nidentity:"),
+            "nothing past CORS for a preflight: {preflight}"
+        );
         let refused =
             run("GET", "https://verge.example/api/stats/daily?from=2026-01-01&to=2026-01-02", &[("origin", "https://evil.example")]);
         assert!(refused.contains("is not allowed: no CORS headers"), "{refused}");
