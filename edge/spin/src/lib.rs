@@ -345,6 +345,7 @@ async fn handle(req: Request) -> Result<Response, ErrorCode> {
     }
 }
 
+#[cfg(any(feature = "gzip", feature = "brotli"))]
 fn compressing() -> bool {
     EDGE.get().and_then(|e| e.as_ref().ok()).is_some_and(|e| e.config().limits.compress)
 }

@@ -22,7 +22,6 @@ const LAST_POLL: Duration = Duration::from_millis(25);
 
 /// A timer of the waiting request's own: waits and says `true`, or says `false` when there is
 /// none (see [`crate::Platform::sleep`]).
-#[allow(async_fn_in_trait)]
 pub trait Pause {
     fn sleep(&self, d: Duration) -> impl Future<Output = bool>;
 }
