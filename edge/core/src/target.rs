@@ -68,6 +68,11 @@ pub enum StartupError {
     BadUrl { origin: String, name: String },
     #[error("{setting} ({kind} {name}) is too weak: it {why}")]
     Weak { setting: String, kind: &'static str, name: String, why: verge_signing::secret::WeakSecret },
+    /// RFC 8725 3.12, once `{ env = ... }` values are known ([`crate::config::token_kinds`]).
+    #[error(
+        "[auth.jwt.{provider}] would accept the login's ID tokens as access tokens: its issuer equals [auth.oidc] issuer ({issuer}) and an audience equals [auth.oidc] client_id ({client_id}); name the API's own audience, or set typ = \"at+jwt\" if the issuer types its access tokens (RFC 9068)"
+    )]
+    IdTokensAccepted { provider: String, issuer: String, client_id: String },
 }
 
 /// Looks up a reference; adapters read `Reference::Env` from the environment and

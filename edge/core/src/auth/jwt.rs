@@ -226,16 +226,12 @@ impl Parsed<'_> {
     /// without an `application/` prefix (RFC 7515 4.1.9); an absent `typ` counts as `JWT`
     /// (RFC 7519 5.1), so `expected = "JWT"` also admits tokens that say nothing.
     pub fn check_typ(&self, expected: &str) -> Result<(), JwtError> {
-        let strip = |t: &str| -> String {
-            let t = t.trim().to_ascii_lowercase();
-            t.strip_prefix("application/").map(str::to_owned).unwrap_or(t)
-        };
         let have = match &self.header["typ"] {
             Value::Null => "jwt".to_owned(),
-            Value::String(t) => strip(t),
+            Value::String(t) => media_type(t),
             _ => return Err(JwtError::Type),
         };
-        if have == strip(expected) {
+        if have == media_type(expected) {
             Ok(())
         } else {
             Err(JwtError::Type)
@@ -284,6 +280,13 @@ impl Parsed<'_> {
             Err(JwtError::Signature)
         }
     }
+}
+
+/// A `typ` value as [`Parsed::check_typ`] compares it: lower case, without an `application/`
+/// prefix (RFC 7515 4.1.9).
+pub fn media_type(typ: &str) -> String {
+    let t = typ.trim().to_ascii_lowercase();
+    t.strip_prefix("application/").map(str::to_owned).unwrap_or(t)
 }
 
 /// What the claims must satisfy.

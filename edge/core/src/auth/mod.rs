@@ -28,6 +28,7 @@ use verge_signing::{sign, Profile};
 
 use crate::cache::flight::Pause;
 use crate::config::auth::{AuthConfig, AuthRule, JwtProvider, TokenSource};
+use crate::config::token_kinds;
 use crate::config::Reference;
 use crate::target::{ResolvedOrigin, StartupError, Target};
 use crate::upstream::{OriginTimeout, Upstream};
@@ -193,6 +194,18 @@ pub(crate) fn resolve_oidc(
     let get = |r: &Reference| lookup(r).ok_or_else(|| missing(r.name(), "secret"));
     let issuer = setting(&o.issuer)?;
     let client_id = setting(&o.client_id)?;
+    if let Some(p) = cfg.jwt.iter().find(|p| token_kinds::accepts_login_id_tokens(p, &issuer, &client_id)) {
+        // Names the settings, not their values.
+        let source = |s: &crate::config::Setting| match s {
+            crate::config::Setting::Literal(_) => "as written in the file".to_owned(),
+            crate::config::Setting::Env { name, .. } => format!("environment variable {name}"),
+        };
+        return Err(StartupError::IdTokensAccepted {
+            provider: p.name.clone(),
+            issuer: source(&o.issuer),
+            client_id: source(&o.client_id),
+        });
+    }
     let public_url = match &o.public_url {
         Some(crate::config::Setting::Env { name, default }) => lookup(&Reference::Env(name.clone())).or_else(|| default.clone()),
         Some(crate::config::Setting::Literal(v)) => Some(v.clone()),
@@ -208,11 +221,11 @@ pub(crate) fn resolve_oidc(
             client_ids: Vec::new(),
             // An ID token is a plain JWT: a token typed as another kind (`at+jwt`, a logout
             // token) is not accepted at the callback (RFC 8725 3.11).
-            typ: Some("JWT".into()),
+            typ: Some(token_kinds::ID_TOKEN_TYP.into()),
             jwks_url: None,
             inline_jwks: None,
             hs256_secret: None,
-            algorithms: vec![jwt::Alg::Rs256, jwt::Alg::Es256, jwt::Alg::EdDsa],
+            algorithms: token_kinds::ID_TOKEN_ALGORITHMS.to_vec(),
             clock_skew: Duration::from_secs(60),
             token: TokenSource::Bearer,
             forward_claims: Vec::new(),

@@ -32,6 +32,7 @@ pub mod headers;
 pub mod health;
 pub mod origin_group;
 pub mod ratelimit;
+pub mod token_kinds;
 mod walk;
 
 use std::time::Duration;
@@ -349,7 +350,11 @@ fn parse_document(ck: &mut Checker<'_>) -> Option<EdgeConfig> {
         }
     };
     let (auth, auth_ok) = match top.take("auth") {
-        Some(n) => auth::parse_auth(ck, n, &origins),
+        Some(n) => {
+            let (auth, ok) = auth::parse_auth(ck, n, &origins);
+            token_kinds::check(ck, n, &auth);
+            (auth, ok)
+        }
         None => (auth::AuthConfig::default(), true),
     };
     let purge = top.take("purge").map_or(Some(None), |n| cache::parse_purge(ck, n, &auth).map(Some));
