@@ -13,7 +13,9 @@
 //! ```
 //!
 //! `check` exits 0 when every file is valid, 1 when any has errors (each printed as
-//! `file:line:column: error: message` with a hint), 2 on usage errors.
+//! `file:line:column: error: message` with a hint), 2 on usage errors. Warnings (what is probably
+//! a mistake but valid, such as an issuer that differs from the login's by a trailing slash) go to
+//! stderr as `file:line:column: warning: message` and do not change the exit code.
 
 mod explain;
 mod purge;
@@ -66,13 +68,18 @@ fn check(files: &[String]) -> ExitCode {
             }
         };
         match EdgeConfig::parse(file, &src) {
-            Ok(cfg) => println!(
-                "{file}: ok ({} origin{}, {} behaviour{})",
-                cfg.origins.len(),
-                if cfg.origins.len() == 1 { "" } else { "s" },
-                cfg.behaviours.len(),
-                if cfg.behaviours.len() == 1 { "" } else { "s" }
-            ),
+            Ok(cfg) => {
+                println!(
+                    "{file}: ok ({} origin{}, {} behaviour{})",
+                    cfg.origins.len(),
+                    if cfg.origins.len() == 1 { "" } else { "s" },
+                    cfg.behaviours.len(),
+                    if cfg.behaviours.len() == 1 { "" } else { "s" }
+                );
+                for w in &cfg.warnings {
+                    eprintln!("{}", w.render(file, "warning"));
+                }
+            }
             Err(errors) => {
                 eprintln!("{errors}");
                 failed = true;

@@ -33,3 +33,14 @@ fn usage_errors_exit_2() {
     assert_eq!(verge(&[]).0, 2);
     assert_eq!(verge(&["check", "no/such/file.toml"]).0, 1);
 }
+
+#[test]
+fn warnings_are_printed_with_position_and_do_not_fail_the_check() {
+    let (code, out, err) = verge(&["check", "edge/core/tests/ui/issuer_slash.toml"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("edge/core/tests/ui/issuer_slash.toml: ok"), "{out}");
+    assert!(
+        err.contains("edge/core/tests/ui/issuer_slash.toml:15:10: warning: [auth.jwt.api] issuer differs from [auth.oidc] issuer only by a trailing slash\n  hint: "),
+        "{err}"
+    );
+}

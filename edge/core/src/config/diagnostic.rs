@@ -20,6 +20,15 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
+    /// `file:line:col: LEVEL: message`, and the hint indented on the next line.
+    pub fn render(&self, file: &str, level: &str) -> String {
+        let mut out = format!("{file}:{}:{}: {level}: {}", self.line, self.column, self.message);
+        if let Some(h) = &self.hint {
+            out.push_str(&format!("\n  hint: {h}"));
+        }
+        out
+    }
+
     pub(crate) fn at(src: &str, span: Range<usize>, message: impl Into<String>, hint: Option<String>) -> Self {
         let (line, column) = line_col(src, span.start);
         Diagnostic { line, column, message: message.into(), hint }
@@ -47,10 +56,7 @@ pub struct ConfigErrors {
 impl fmt::Display for ConfigErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for d in &self.errors {
-            writeln!(f, "{}:{}:{}: error: {}", self.file, d.line, d.column, d.message)?;
-            if let Some(h) = &d.hint {
-                writeln!(f, "  hint: {h}")?;
-            }
+            writeln!(f, "{}", d.render(&self.file, "error"))?;
         }
         write!(f, "{} error{} in {}", self.errors.len(), if self.errors.len() == 1 { "" } else { "s" }, self.file)
     }

@@ -93,6 +93,9 @@ pub struct EdgeConfig {
     /// The config's version: the first 16 hex digits of the SHA-256 of its source, as the health
     /// route reports it.
     pub version: String,
+    /// What is probably a mistake but does not make the file invalid, positioned like errors;
+    /// `verge check` prints them.
+    pub warnings: Vec<Diagnostic>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -298,6 +301,8 @@ impl EdgeConfig {
             c.version = verge_signing::sha256_hex(src.as_bytes())[..16].to_owned();
             c
         });
+        let warnings = ck.take_warnings();
+        let cfg = cfg.map(|c| EdgeConfig { warnings, ..c });
         ck.finish(file, cfg)
     }
 }
@@ -399,6 +404,7 @@ fn parse_document(ck: &mut Checker<'_>) -> Option<EdgeConfig> {
         cors_policies: cors_policies?,
         health: health?.map(|(h, _)| h),
         version: String::new(),
+        warnings: Vec::new(),
     })
 }
 

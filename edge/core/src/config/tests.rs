@@ -123,7 +123,8 @@ fn post_to_s3_and_spa_on_http_are_refused() {
     assert!(errs.iter().any(|e| e.contains("spa_fallback on an http origin")), "{errs:?}");
 }
 
-/// Snapshot tests: each `tests/ui/NAME.toml` must produce exactly `tests/ui/NAME.err`.
+/// Snapshot tests: each `tests/ui/NAME.toml` must produce exactly `tests/ui/NAME.err` (for a
+/// valid file, `ok` and its warnings).
 /// `VERGE_BLESS=1 cargo test` rewrites the snapshots after a deliberate change.
 #[test]
 fn ui_snapshots() {
@@ -135,7 +136,7 @@ fn ui_snapshots() {
         let src = std::fs::read_to_string(&path).unwrap();
         let name = path.file_name().unwrap().to_string_lossy().to_string();
         let actual = match EdgeConfig::parse(&name, &src) {
-            Ok(_) => "ok\n".to_owned(),
+            Ok(cfg) => cfg.warnings.iter().fold("ok\n".to_owned(), |out, w| out + &w.render(&name, "warning") + "\n"),
             Err(e) => format!("{e}\n"),
         };
         let snap = path.with_extension("err");

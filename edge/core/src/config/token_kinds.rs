@@ -44,10 +44,24 @@ pub fn accepts_login_id_tokens(p: &JwtProvider, issuer: &str, client_id: &str) -
 
 /// The check at parse time, for literal `[auth.oidc]` issuer and client id: one error per
 /// overlapping provider, at the audience that names the client id. `auth` is the `[auth]` node.
+///
+/// Also warns about a provider whose issuer differs from the login's only by a trailing `/`:
+/// tokens carry their issuer exactly, so one of the two never matches (the login says which only
+/// once its discovery document is read).
 pub(super) fn check(ck: &mut Checker<'_>, auth: Node<'_, '_>, cfg: &AuthConfig) {
     let Some(o) = &cfg.oidc else { return };
-    let (Setting::Literal(issuer), Setting::Literal(client_id)) = (&o.issuer, &o.client_id) else { return };
     let Some(providers) = child(auth, "jwt") else { return };
+    if let Setting::Literal(issuer) = &o.issuer {
+        for p in cfg.jwt.iter().filter(|p| p.issuer != *issuer && p.issuer.trim_end_matches('/') == issuer.trim_end_matches('/')) {
+            let Some(at) = child(providers, &p.name).and_then(|t| child(t, "issuer")) else { continue };
+            ck.warn(
+                at.span,
+                format!("[auth.jwt.{}] issuer differs from [auth.oidc] issuer only by a trailing slash", p.name),
+                "tokens carry the issuer exactly, so one of the two never matches: write both as the issuer's discovery document (/.well-known/openid-configuration) names it",
+            );
+        }
+    }
+    let (Setting::Literal(issuer), Setting::Literal(client_id)) = (&o.issuer, &o.client_id) else { return };
     for p in cfg.jwt.iter().filter(|p| accepts_login_id_tokens(p, issuer, client_id)) {
         let Some(table) = child(providers, &p.name) else { continue };
         let audience = child(table, "audiences")
@@ -149,6 +163,18 @@ mod tests {
             "issuer = \"https://id.test\"\naudiences = [\"verge-web\"]",
         );
         assert!(EdgeConfig::parse("t.toml", &s).is_ok());
+    }
+
+    #[test]
+    fn an_issuer_that_differs_from_the_logins_by_a_trailing_slash_is_a_warning() {
+        let s = src(LOGIN, "issuer = \"https://id.test/\"\naudiences = [\"verge-web\"]");
+        let cfg = EdgeConfig::parse("t.toml", &s).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(cfg.warnings.len(), 1, "{:?}", cfg.warnings);
+        let w = cfg.warnings[0].render("t.toml", "warning");
+        assert!(w.contains("[auth.jwt.api] issuer differs from [auth.oidc] issuer only by a trailing slash"), "{w}");
+        assert!(s.lines().nth(cfg.warnings[0].line - 1).unwrap().starts_with("issuer = \"https://id.test/\""), "{w}");
+        let exact = src(LOGIN, "issuer = \"https://id.test\"\naudiences = [\"verge\"]");
+        assert!(EdgeConfig::parse("t.toml", &exact).unwrap().warnings.is_empty());
     }
 
     /// The environment's values, checked when the edge starts: the error names both settings and

@@ -80,11 +80,21 @@ pub(crate) enum SettingKind {
 pub(crate) struct Checker<'i> {
     src: &'i str,
     errors: Vec<Diagnostic>,
+    /// What is probably wrong but does not make the file invalid ([`super::EdgeConfig::warnings`]).
+    warnings: Vec<Diagnostic>,
 }
 
 impl<'i> Checker<'i> {
     pub fn new(src: &'i str) -> Self {
-        Checker { src, errors: Vec::new() }
+        Checker { src, errors: Vec::new(), warnings: Vec::new() }
+    }
+
+    pub fn warn(&mut self, span: Span, message: impl Into<String>, hint: impl Into<String>) {
+        self.warnings.push(Diagnostic::at(self.src, span.start..span.end, message, Some(hint.into())));
+    }
+
+    pub fn take_warnings(&mut self) -> Vec<Diagnostic> {
+        std::mem::take(&mut self.warnings)
     }
 
     pub fn error(&mut self, span: Span, message: impl Into<String>, hint: impl Into<String>) {
