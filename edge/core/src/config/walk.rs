@@ -5,7 +5,7 @@
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
-use super::diagnostic::{ConfigErrors, Diagnostic};
+use super::diagnostic::{ConfigErrors, Diagnostic, Lines};
 use super::{Reference, Setting};
 
 /// A byte range in the config source.
@@ -79,6 +79,8 @@ pub(crate) enum SettingKind {
 /// Collects diagnostics while the tree is walked.
 pub(crate) struct Checker<'i> {
     src: &'i str,
+    /// Built at the first diagnostic: a valid file never needs it.
+    lines: Option<Lines>,
     errors: Vec<Diagnostic>,
     /// What is probably wrong but does not make the file invalid ([`super::EdgeConfig::warnings`]).
     warnings: Vec<Diagnostic>,
@@ -86,11 +88,17 @@ pub(crate) struct Checker<'i> {
 
 impl<'i> Checker<'i> {
     pub fn new(src: &'i str) -> Self {
-        Checker { src, errors: Vec::new(), warnings: Vec::new() }
+        Checker { src, lines: None, errors: Vec::new(), warnings: Vec::new() }
+    }
+
+    fn diagnostic(&mut self, span: std::ops::Range<usize>, message: impl Into<String>, hint: impl Into<String>) -> Diagnostic {
+        let lines = self.lines.get_or_insert_with(|| Lines::new(self.src));
+        Diagnostic::at(lines, span, message, Some(hint.into()))
     }
 
     pub fn warn(&mut self, span: Span, message: impl Into<String>, hint: impl Into<String>) {
-        self.warnings.push(Diagnostic::at(self.src, span.start..span.end, message, Some(hint.into())));
+        let d = self.diagnostic(span.start..span.end, message, hint);
+        self.warnings.push(d);
     }
 
     pub fn take_warnings(&mut self) -> Vec<Diagnostic> {
@@ -98,7 +106,8 @@ impl<'i> Checker<'i> {
     }
 
     pub fn error(&mut self, span: Span, message: impl Into<String>, hint: impl Into<String>) {
-        self.errors.push(Diagnostic::at(self.src, span.start..span.end, message, Some(hint.into())));
+        let d = self.diagnostic(span.start..span.end, message, hint);
+        self.errors.push(d);
     }
 
     pub fn error_at_start(&mut self, message: &str, hint: &str) {
@@ -111,12 +120,8 @@ impl<'i> Checker<'i> {
         for e in &errs {
             let span = e.span().unwrap_or(0..0);
             let msg = e.message().trim().to_owned();
-            self.errors.push(Diagnostic::at(
-                self.src,
-                span,
-                format!("TOML syntax: {msg}"),
-                Some("see https://toml.io for the syntax".into()),
-            ));
+            let d = self.diagnostic(span, format!("TOML syntax: {msg}"), "see https://toml.io for the syntax");
+            self.errors.push(d);
         }
         errs.is_empty().then_some(root)
     }
@@ -420,7 +425,15 @@ impl<'a, 'i> Fields<'a, 'i> {
 
 /// The allowed key nearest to a misspelt one (edit distance at most 2).
 pub(crate) fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
-    candidates.iter().map(|c| (levenshtein(word, c), *c)).filter(|(d, _)| *d <= 2).min_by_key(|(d, _)| *d).map(|(_, c)| c)
+    // The distance is at least the difference in length: a long key is not compared at all.
+    let len = word.chars().count();
+    candidates
+        .iter()
+        .filter(|c| c.chars().count().abs_diff(len) <= 2)
+        .map(|c| (levenshtein(word, c), *c))
+        .filter(|(d, _)| *d <= 2)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
 }
 
 fn levenshtein(a: &str, b: &str) -> usize {
