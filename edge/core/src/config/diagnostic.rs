@@ -21,12 +21,8 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     /// `file:line:col: LEVEL: message`, and the hint indented on the next line.
-    pub fn render(&self, file: &str, level: &str) -> String {
-        let mut out = format!("{file}:{}:{}: {level}: {}", self.line, self.column, self.message);
-        if let Some(h) = &self.hint {
-            out.push_str(&format!("\n  hint: {h}"));
-        }
-        out
+    pub fn render<'a>(&'a self, file: &'a str, level: &'a str) -> impl fmt::Display + 'a {
+        Rendered { d: self, file, level }
     }
 
     pub(crate) fn at(lines: &Lines, span: Range<usize>, message: impl Into<String>, hint: Option<String>) -> Self {
@@ -35,39 +31,48 @@ impl Diagnostic {
     }
 }
 
-/// Positions in one source: where each line starts and how many characters precede each byte,
-/// built once (O(length)), so that each diagnostic's line and column cost a binary search. A
-/// scan from the start of the file per diagnostic made a file with many errors quadratic: 70 % of
-/// the `config` fuzz target's time (8 KB inputs with hundreds of syntax errors), and
-/// `verge check` pays the same.
-pub(crate) struct Lines {
-    /// Byte offset of each line's first byte.
-    starts: Vec<usize>,
-    /// `chars[i]`: characters in `src[..i]`, for every byte offset `i` up to `src.len()` (inside
-    /// a character: those before it).
-    chars: Vec<u32>,
+struct Rendered<'a> {
+    d: &'a Diagnostic,
+    file: &'a str,
+    level: &'a str,
 }
 
-impl Lines {
-    pub(crate) fn new(src: &str) -> Self {
-        let starts = std::iter::once(0).chain(src.match_indices('\n').map(|(i, _)| i + 1)).collect();
-        let mut chars = Vec::with_capacity(src.len() + 1);
-        let mut n = 0u32;
-        for b in src.bytes() {
-            chars.push(n);
-            // Every byte but a UTF-8 continuation byte starts a character.
-            n += u32::from(b & 0xC0 != 0x80);
+impl fmt::Display for Rendered<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let d = self.d;
+        write!(f, "{}:{}:{}: {}: {}", self.file, d.line, d.column, self.level, d.message)?;
+        match &d.hint {
+            Some(h) => write!(f, "\n  hint: {h}"),
+            None => Ok(()),
         }
-        chars.push(n);
-        Lines { starts, chars }
+    }
+}
+
+/// Where each line of one source starts, found once (O(length)), so that each diagnostic's line
+/// is a binary search and its column a count within its own line. A scan from the start of the
+/// file per diagnostic made a file with many errors quadratic: 70 % of the `config` fuzz
+/// target's time (8 KB inputs with hundreds of syntax errors), and `verge check` paid the same.
+pub(crate) struct Lines<'s> {
+    src: &'s str,
+    /// Byte offset of each line's first byte.
+    starts: Vec<usize>,
+}
+
+impl<'s> Lines<'s> {
+    pub(crate) fn new(src: &'s str) -> Self {
+        Lines { src, starts: std::iter::once(0).chain(src.match_indices('\n').map(|(i, _)| i + 1)).collect() }
     }
 
-    /// 1-based line and column (in chars) of a byte offset (clamped to the source).
+    /// 1-based line and column (in chars) of a byte offset (clamped to the source; inside a
+    /// character: the column of that character).
     pub(crate) fn line_col(&self, offset: usize) -> (usize, usize) {
-        let offset = offset.min(self.chars.len() - 1);
+        let mut offset = offset.min(self.src.len());
+        while !self.src.is_char_boundary(offset) {
+            offset -= 1;
+        }
         let line = self.starts.partition_point(|&s| s <= offset);
-        let start = self.starts[line - 1];
-        (line, (self.chars[offset] - self.chars[start]) as usize + 1)
+        let before = &self.src[self.starts[line - 1]..offset];
+        (line, if before.is_ascii() { before.len() } else { before.chars().count() } + 1)
     }
 }
 

@@ -136,7 +136,7 @@ fn ui_snapshots() {
         let src = std::fs::read_to_string(&path).unwrap();
         let name = path.file_name().unwrap().to_string_lossy().to_string();
         let actual = match EdgeConfig::parse(&name, &src) {
-            Ok(cfg) => cfg.warnings.iter().fold("ok\n".to_owned(), |out, w| out + &w.render(&name, "warning") + "\n"),
+            Ok(cfg) => cfg.warnings.iter().fold("ok\n".to_owned(), |out, w| out + &format!("{}\n", w.render(&name, "warning"))),
             Err(e) => format!("{e}\n"),
         };
         let snap = path.with_extension("err");

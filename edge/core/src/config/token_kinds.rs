@@ -170,7 +170,7 @@ mod tests {
         let s = src(LOGIN, "issuer = \"https://id.test/\"\naudiences = [\"verge-web\"]");
         let cfg = EdgeConfig::parse("t.toml", &s).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(cfg.warnings.len(), 1, "{:?}", cfg.warnings);
-        let w = cfg.warnings[0].render("t.toml", "warning");
+        let w = cfg.warnings[0].render("t.toml", "warning").to_string();
         assert!(w.contains("[auth.jwt.api] issuer differs from [auth.oidc] issuer only by a trailing slash"), "{w}");
         assert!(s.lines().nth(cfg.warnings[0].line - 1).unwrap().starts_with("issuer = \"https://id.test/\""), "{w}");
         let exact = src(LOGIN, "issuer = \"https://id.test\"\naudiences = [\"verge\"]");

@@ -80,7 +80,7 @@ pub(crate) enum SettingKind {
 pub(crate) struct Checker<'i> {
     src: &'i str,
     /// Built at the first diagnostic: a valid file never needs it.
-    lines: Option<Lines>,
+    lines: Option<Lines<'i>>,
     errors: Vec<Diagnostic>,
     /// What is probably wrong but does not make the file invalid ([`super::EdgeConfig::warnings`]).
     warnings: Vec<Diagnostic>,
@@ -92,7 +92,8 @@ impl<'i> Checker<'i> {
     }
 
     fn diagnostic(&mut self, span: std::ops::Range<usize>, message: impl Into<String>, hint: impl Into<String>) -> Diagnostic {
-        let lines = self.lines.get_or_insert_with(|| Lines::new(self.src));
+        let src = self.src;
+        let lines = self.lines.get_or_insert_with(|| Lines::new(src));
         Diagnostic::at(lines, span, message, Some(hint.into()))
     }
 
