@@ -120,7 +120,7 @@ pub use log::AccessLog;
 pub use platform::Platform;
 pub use problem::EdgeError;
 pub use target::{StartupError, Target};
-pub use upstream::{Body, BufferedUpstream, Clock, ConnectTimeout, OriginTimeout, Upstream, UpstreamError};
+pub use upstream::{Body, BufferedUpstream, Capped, Clock, ConnectTimeout, OriginTimeout, Upstream, UpstreamError};
 
 use crate::stages::{
     access, caching, canary as canary_stage, cors, error_page, finish, health, identity, limits, login, origin, ratelimit as rate, routing,

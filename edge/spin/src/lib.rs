@@ -241,6 +241,13 @@ impl Platform for Spin {
         body.read().await.map_err(classify)
     }
 
+    async fn read_capped(&self, body: Self::Body, max: usize) -> Result<verge_edge::Capped<Self::Body>, UpstreamError> {
+        Ok(match body.read_capped(max).await.map_err(classify)? {
+            verge_wasi::Capped::Whole(b) => verge_edge::Capped::Whole(b),
+            verge_wasi::Capped::Over(rest) => verge_edge::Capped::Over(rest),
+        })
+    }
+
     async fn sleep(&self, d: std::time::Duration) -> bool {
         verge_wasi::sleep(d).await;
         true

@@ -30,7 +30,7 @@ use js_sys::{Array, Uint8Array};
 use verge_edge::auth::jwt::{Alg, Verifier};
 use verge_edge::cache::{CacheKey, CacheStore, LocalFuture};
 use verge_edge::config::Reference;
-use verge_edge::{Body, BodyRefused, BootError, Edge, OriginTimeout, Platform, UpstreamError};
+use verge_edge::{Body, BodyRefused, BootError, Capped, Edge, OriginTimeout, Platform, UpstreamError};
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -76,6 +76,8 @@ extern "C" {
     fn sleep(ms: f64) -> js_sys::Promise;
     #[wasm_bindgen(js_name = readBody)]
     fn read_body(resp: &web_sys::Response) -> js_sys::Promise;
+    #[wasm_bindgen(js_name = readCapped)]
+    fn read_capped(resp: &web_sys::Response, max: f64) -> js_sys::Promise;
     #[wasm_bindgen(js_name = discardBody)]
     fn discard_body(resp: &web_sys::Response);
     #[wasm_bindgen(js_name = cacheGet)]
@@ -187,6 +189,15 @@ impl Platform for Workers {
     async fn read(&self, body: OriginBody) -> Result<Bytes, UpstreamError> {
         let Some(resp) = body.take() else { return Ok(Bytes::new()) };
         JsFuture::from(read_body(&resp)).await.map(|b| bytes_of(&b)).map_err(|e| upstream_error(&e))
+    }
+
+    async fn read_capped(&self, body: OriginBody, max: usize) -> Result<Capped<OriginBody>, UpstreamError> {
+        let Some(resp) = body.take() else { return Ok(Capped::Whole(Bytes::new())) };
+        let read = JsFuture::from(read_capped(&resp, max as f64)).await.map_err(|e| upstream_error(&e))?;
+        Ok(match read.dyn_into::<web_sys::Response>() {
+            Ok(rest) => Capped::Over(OriginBody(Some(rest))),
+            Err(bytes) => Capped::Whole(bytes_of(&bytes)),
+        })
     }
 
     async fn sleep(&self, d: Duration) -> bool {
