@@ -551,7 +551,8 @@ impl<U: Upstream + crate::cache::flight::Pause, V: super::jwt::Verifier> Authent
         match self.open_session(o, headers) {
             Ok(s) => {
                 let scopes = super::roles::from_session(&s["sc"]);
-                let body = json!({ "sub": s["sub"], "email": s["email"], "name": s["name"], "scopes": scopes, "session_expires_at": s["sx"] });
+                let body =
+                    json!({ "sub": s["sub"], "email": s["email"], "name": s["name"], "scopes": scopes, "session_expires_at": s["sx"] });
                 let mut r = Response::new(Bytes::from(body.to_string()));
                 r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
                 r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -119,7 +119,9 @@ pub enum AuthRule {
     ApiKey,
     /// A session from the edge's OIDC login holding every listed scope (from
     /// [`OidcConfig::roles_claim`]).
-    Session { scopes: Vec<String> },
+    Session {
+        scopes: Vec<String>,
+    },
     AnyOf(Vec<AuthRule>),
     AllOf(Vec<AuthRule>),
 }
@@ -224,17 +226,7 @@ fn parse_oidc(ck: &mut Checker<'_>, node: Node<'_, '_>) -> Option<OidcConfig> {
         table,
         "[auth.oidc]",
         // `rate_limits` (limits on the login routes) is read by `config::ratelimit`.
-        &[
-            "issuer",
-            "client_id",
-            "client_secret",
-            "session_secret",
-            "scopes",
-            "session_ttl_s",
-            "public_url",
-            "roles_claim",
-            "rate_limits",
-        ],
+        &["issuer", "client_id", "client_secret", "session_secret", "scopes", "session_ttl_s", "public_url", "roles_claim", "rate_limits"],
     );
     let issuer = f.require(ck, "issuer", "issuer = \"https://id.example.com\"").and_then(|n| ck.setting(n, SettingKind::Url));
     let client_id = f.require(ck, "client_id", "client_id = \"verge-web\"").and_then(|n| ck.setting(n, SettingKind::Text));
@@ -264,7 +256,11 @@ fn parse_oidc(ck: &mut Checker<'_>, node: Node<'_, '_>) -> Option<OidcConfig> {
         Some(n) => {
             let c = ck.string(n)?;
             if c.is_empty() || c.len() > 128 || !c.bytes().all(|b| b.is_ascii_graphic()) {
-                ck.error(n.span, format!("roles_claim {c:?} is not a claim name"), "name the ID token's claim, e.g. \"groups\" or \"cognito:groups\"");
+                ck.error(
+                    n.span,
+                    format!("roles_claim {c:?} is not a claim name"),
+                    "name the ID token's claim, e.g. \"groups\" or \"cognito:groups\"",
+                );
                 return None;
             }
             Some(c)
@@ -590,7 +586,11 @@ pub(super) fn parse_rule(ck: &mut Checker<'_>, n: Node<'_, '_>, auth: &AuthConfi
 fn session_rule(ck: &mut Checker<'_>, n: Node<'_, '_>, auth: &AuthConfig, scopes: Option<Node<'_, '_>>) -> Option<AuthRule> {
     let Some(oidc) = &auth.oidc else {
         if !auth.broken.iter().any(|b| b == "oidc") {
-            ck.error(n.span, "auth requires a session but there is no [auth.oidc]", "add [auth.oidc] with issuer, client_id and session_secret");
+            ck.error(
+                n.span,
+                "auth requires a session but there is no [auth.oidc]",
+                "add [auth.oidc] with issuer, client_id and session_secret",
+            );
         }
         return None;
     };

@@ -144,7 +144,13 @@ fn a_write_with_the_session_cookie_must_come_from_this_sites_own_pages() {
     // Nor for an API key on the partner routes, where the session is one alternative among others.
     let session_only = send(&e, &w, "POST", "/api/partners/acme/orders", &[("cookie", &admin), HOST, ("origin", "https://evil.example")]);
     assert_eq!(session_only.status(), 403);
-    let keyed = send(&e, &w, "POST", "/api/partners/acme/orders", &[("cookie", &admin), ("x-api-key", "vk_good"), HOST, ("origin", "https://evil.example")]);
+    let keyed = send(
+        &e,
+        &w,
+        "POST",
+        "/api/partners/acme/orders",
+        &[("cookie", &admin), ("x-api-key", "vk_good"), HOST, ("origin", "https://evil.example")],
+    );
     assert_eq!(keyed.status(), 200);
 }
 
