@@ -463,10 +463,8 @@ impl<U: Upstream + crate::cache::flight::Pause, V: super::jwt::Verifier> Authent
                 identity.headers.push((HeaderName::from_static(name), v));
             }
         }
-        if let Ok(v) = HeaderValue::from_str(&roles.join(" ")) {
-            if !roles.is_empty() {
-                identity.headers.push((HeaderName::from_static(super::SCOPES), v));
-            }
+        if let Some(v) = (!roles.is_empty()).then(|| roles.join(" ")).and_then(|r| HeaderValue::from_str(&r).ok()) {
+            identity.headers.push((HeaderName::from_static(super::SCOPES), v));
         }
         Ok(identity)
     }

@@ -185,7 +185,7 @@ fn a_renewal_without_an_id_token_keeps_the_roles() {
 fn a_renewal_whose_id_token_is_bad_or_for_another_user_ends_the_session() {
     for (why, t) in [
         ("another sub", id_token("mallory", json!(["admin"]))),
-        ("a forged signature", format!("{}AAAA", id_token("ada", json!(["admin"])).rsplit_once('.').unwrap().0.to_owned() + ".")),
+        ("a forged signature", format!("{}.AAAA", id_token("ada", json!(["admin"])).rsplit_once('.').unwrap().0)),
     ] {
         let (e, w) = (roles_edge(), World::new());
         *w.id_token.borrow_mut() = Some(t);
