@@ -51,6 +51,10 @@ pub struct AccessLog {
     /// Why the edge answered an error itself, for operators (never secrets).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Whether the line is written: every 5xx and edge failure, the rest at `[edge]
+    /// access_log_sample_percent` (the finishing step decides). Not part of the line.
+    #[serde(skip)]
+    pub sampled: bool,
 }
 
 impl AccessLog {
@@ -76,11 +80,17 @@ impl AccessLog {
             bytes: None,
             duration_ms: 0,
             error: None,
+            sampled: true,
         }
     }
 
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// The JSON line to write for this request, or `None` when sampling left it out.
+    pub fn line(&self) -> Option<String> {
+        self.sampled.then(|| self.to_json())
     }
 }
 

@@ -332,7 +332,9 @@ async fn handle(req: Request) -> Result<Response, ErrorCode> {
     if let Body::Full(bytes) = &body {
         handled.log.bytes.get_or_insert(bytes.len() as u64);
     }
-    println!("{}", handled.log.to_json());
+    if let Some(line) = handled.log.line() {
+        println!("{line}");
+    }
     match body {
         Body::Full(bytes) => compressed(http::Response::from_parts(parts, bytes), &method, &accept).map(FullBody::new).into_response(),
         // A body to compress is read (at most compress::MAX_BYTES, by its declared length);

@@ -81,6 +81,11 @@ pub(crate) struct Exchange<'e> {
     pub cors: Option<crate::config::cors::CorsResult>,
     /// How long the phases `Server-Timing` names took.
     pub timings: Timings,
+    /// The share of ordinary requests whose log line is written (`[edge]
+    /// access_log_sample_percent`; 100 until the config says otherwise).
+    pub log_sample_percent: u8,
+    /// This request's draw for that, 0 to 99, from its entropy.
+    pub log_draw: u8,
 }
 
 /// Phase durations for `Server-Timing` and the log: `None` for a phase that did not run.
@@ -116,6 +121,8 @@ impl<'e> Exchange<'e> {
             trace,
             cors: None,
             timings: Timings::default(),
+            log_sample_percent: 100,
+            log_draw: (u16::from_le_bytes([entropy[14], entropy[15]]) % 100) as u8,
         }
     }
 }
