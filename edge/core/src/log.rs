@@ -20,6 +20,10 @@ pub struct AccessLog {
     /// What admitted the request (`jwt:main`, `api_key`, `session`); none on open routes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub auth: Option<String>,
+    /// What identity noticed and let pass, for operators: roles dropped from an ID token's
+    /// roles claim (the claim's name and a count, never a value or a token).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth_note: Option<String>,
     /// Who checked a JWT signature for this request (`webcrypto`, `rust`); none for a cached token.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signature: Option<&'static str>,
@@ -65,6 +69,7 @@ impl AccessLog {
             origin: None,
             failover: None,
             auth: None,
+            auth_note: None,
             signature: None,
             status: 0,
             cache: None,

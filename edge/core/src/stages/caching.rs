@@ -185,7 +185,11 @@ pub(crate) async fn purge<P: Platform>(cx: &mut Ctx<'_, P>) -> Result<(), Stop<P
         return Err(EdgeError::MethodNotAllowed { method: cx.req.method().to_string(), allow: "POST".into() }.into());
     }
     let out = Out(cx.platform);
-    let mut identity = cx.authenticator(&out).evaluate(&cfg.auth, cx.req.headers()).await.map_err(EdgeError::Auth)?;
+    let auth = cx.authenticator(&out);
+    let checked = auth.evaluate(&cfg.auth, cx.req.headers()).await;
+    let issued = auth.issued.into_inner();
+    cx.absorb(issued);
+    let mut identity = checked.map_err(EdgeError::Auth)?;
     cx.ex.log.auth = identity.via.take();
     cx.ex.log.signature = identity.signature;
     let request = purge::PurgeRequest::parse(cx.req.body()).map_err(EdgeError::Malformed)?;

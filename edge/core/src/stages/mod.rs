@@ -157,6 +157,15 @@ impl<'e, P: Platform> Ctx<'e, P> {
         self.ex.route.ok_or(EdgeError::Misconfigured)
     }
 
+    /// What identity left for the answer whatever its outcome: a renewed session's cookie, and
+    /// notes for the log line.
+    pub fn absorb(&mut self, issued: crate::auth::Issued) {
+        self.ex.set_cookies.extend(issued.cookies);
+        if !issued.notes.is_empty() {
+            self.ex.log.auth_note = Some(issued.notes.join("; "));
+        }
+    }
+
     /// The identity module's view of the request and the platform.
     pub fn authenticator<'a>(
         &'a self,
@@ -174,6 +183,8 @@ impl<'e, P: Platform> Ctx<'e, P> {
             up: out,
             now: self.now,
             request_id: &self.ex.request_id,
+            method: self.req.method(),
+            issued: Default::default(),
         }
     }
 }
