@@ -98,15 +98,36 @@ const bindings = {
   VERGE_ORIGIN_URL: originUrl, VERGE_S3_ENDPOINT: originUrl, VERGE_WEB_ACCESS_KEY_ID: 'AKIDBENCHWEB', VERGE_WEB_SECRET_ACCESS_KEY: secret,
   VERGE_ORIGIN_ACCESS_KEY_ID: 'AKIDBENCHEDGE', VERGE_ORIGIN_SECRET_ACCESS_KEY: secret, VERGE_JWKS_URL: issuer.url,
 };
+// The workerd processes running under this one, by pid (Linux /proc), to find each Miniflare's.
+const workerdPids = () => new Set(fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d)).filter((d) => {
+  try {
+    return fs.readFileSync(`/proc/${d}/comm`, 'utf8').trim() === 'workerd' && fs.readFileSync(`/proc/${d}/stat`, 'utf8').split(') ')[1].split(' ')[1] === String(process.pid);
+  } catch {
+    return false;
+  }
+}));
+// CPU seconds a process has used (user + system), from /proc/PID/stat (clock ticks of 10 ms).
+const cpuSeconds = (pid) => {
+  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+};
+const workerdOf = new Map(); // base URL -> workerd pid
 async function startMiniflare(opts) {
+  const before = workerdPids();
   const mf = new Miniflare(opts);
   stops.push(() => mf.dispose());
-  return (await mf.ready).toString().replace(/\/$/, '');
+  const url = (await mf.ready).toString().replace(/\/$/, '');
+  const pid = [...workerdPids()].find((p) => !before.has(p));
+  if (pid) workerdOf.set(url, pid);
+  return url;
 }
 
 // ---- wrk, run asynchronously: the origin and the issuer live in this process ----
 const UNITS = { us: 0.001, ms: 1, s: 1000 };
 async function wrk(url, headers = {}, seconds = DURATION) {
+  // workerd's CPU time per request: what the worker costs, whatever else the machine runs.
+  const pid = [...workerdOf].find(([base]) => url.startsWith(base))?.[1];
+  const cpu0 = pid ? cpuSeconds(pid) : NaN;
   const args = ['-t2', '-c2', `-d${seconds}s`, '--latency'];
   for (const [k, v] of Object.entries(headers)) args.push('-H', `${k}: ${v}`);
   const { stdout: out } = await promisify(execFile)('wrk', [...args, url]);
@@ -116,7 +137,9 @@ async function wrk(url, headers = {}, seconds = DURATION) {
   };
   const non2xx = Number((/Non-2xx or 3xx responses:\s+(\d+)/.exec(out) ?? [0, 0])[1]);
   const errors = Number((/Socket errors:.*/.exec(out) ?? [''])[0].match(/\d+/g)?.reduce((a, b) => a + Number(b), 0) ?? 0);
-  return { rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0), p50: ms('50%'), p99: ms('99%'), bad: non2xx + errors };
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
+  const cpuMs = pid && requests ? ((cpuSeconds(pid) - cpu0) * 1000) / requests : NaN;
+  return { rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0), p50: ms('50%'), p99: ms('99%'), bad: non2xx + errors, cpuMs };
 }
 
 async function get(url, headers = {}) {
@@ -188,17 +211,57 @@ async function replay(base, route, requests, users = 8) {
 function table(results) {
   const med = {};
   console.log(`## Through each edge (wrk -t2 -c2 -d${DURATION}s --latency, median of ${ROUNDS} interleaved rounds)\n`);
-  console.log('| case | req/s | p50 ms | p99 ms | non-2xx/errors |');
-  console.log('|---|---:|---:|---:|---:|');
+  console.log('| case | req/s | p50 ms | p99 ms | non-2xx/errors | workerd CPU ms/request |');
+  console.log('|---|---:|---:|---:|---:|---:|');
   for (const [name, rs] of Object.entries(results)) {
-    const m = (med[name] = Object.fromEntries(['rps', 'p50', 'p99', 'bad'].map((k) => [k, median(rs.map((x) => x[k]))])));
-    console.log(`| ${name} | ${m.rps.toFixed(0)} | ${m.p50.toFixed(3)} | ${m.p99.toFixed(3)} | ${m.bad} |`);
+    const m = (med[name] = Object.fromEntries(['rps', 'p50', 'p99', 'bad', 'cpuMs'].map((k) => [k, median(rs.map((x) => x[k]))])));
+    console.log(`| ${name} | ${m.rps.toFixed(0)} | ${m.p50.toFixed(3)} | ${m.p99.toFixed(3)} | ${m.bad} | ${Number.isNaN(m.cpuMs) ? '' : m.cpuMs.toFixed(3)} |`);
   }
-  const x = (a, b) => (med[a].rps / med[b].rps).toFixed(2);
+  const x = (a, b) => (med[a] && med[b] ? (med[a].rps / med[b].rps).toFixed(2) : 'n/a');
   console.log(`\nCached / uncached req/s: Spin asset ${x('Spin: asset, cached', 'Spin: asset, uncached')}x, API ${x('Spin: API, cached', 'Spin: API, uncached')}x; ` +
     `Workers asset ${x('Workers: asset, cached', 'Workers: asset, uncached')}x, API ${x('Workers: API, cached', 'Workers: API, uncached')}x.`);
+  console.log(`Verge / JS worker forwarding without a token (API, uncached): ${x('Workers: API, uncached', 'Workers: API, uncached, JS worker (Hono + aws4fetch)')}.`);
+  const cpu = (a, b) => (med[a] && med[b] ? (med[b].cpuMs / med[a].cpuMs).toFixed(2) : 'n/a');
+  console.log(`JS worker / Verge workerd CPU time per request on the JWT route: ${cpu('Workers: JWT route, uncached, Verge', 'Workers: JWT route, JS worker (Hono + jose + aws4fetch)')} (above 1: Verge uses less).`);
+  console.log(`Verge / JS worker writing the same access log line, on the JWT route: ${x('Workers: JWT route, uncached, Verge', 'Workers: JWT route, JS worker + access log line')}.`);
   console.log(`Verge / JS worker on the JWT route: ${x('Workers: JWT route, uncached, Verge', 'Workers: JWT route, JS worker (Hono + jose + aws4fetch)')} (target >= 1.0 now, 1.5 goal).`);
 
+}
+
+// The JWT route's workers side by side at the finest grain: one client with a kept-alive
+// connection to each sends a request to one, then the same to the next, rotating which goes
+// first, so all meet the same machine at the same moment (this machine is shared and noisy; wrk
+// rounds seconds apart do not). Prints each one's median and p90 latency and the ratios to the
+// first (Verge).
+async function paired(named, n = Number(process.env.BENCH_PAIRS ?? 3000)) {
+  const entries = Object.entries(named).filter(([, c]) => c);
+  if (entries.length < 2) return;
+  const agents = entries.map(() => new http.Agent({ keepAlive: true, maxSockets: 1 }));
+  const once = ([url, headers], agent) => new Promise((resolve, reject) => {
+    const t0 = process.hrtime.bigint();
+    http.get(url, { agent, headers }, (res) => {
+      res.resume();
+      res.on('end', () => (res.statusCode === 200 ? resolve(Number(process.hrtime.bigint() - t0) / 1e6) : reject(new Error(`${url}: ${res.statusCode}`))));
+    }).on('error', reject);
+  });
+  const lat = entries.map(() => []);
+  const pids = entries.map(([, [url]]) => [...workerdOf].find(([b]) => url.startsWith(b))?.[1]);
+  const cpu0 = pids.map((p) => (p ? cpuSeconds(p) : NaN));
+  for (let i = 0; i < n; i += 1) {
+    for (let j = 0; j < entries.length; j += 1) {
+      const k = (i + j) % entries.length;
+      lat[k].push(await once(entries[k][1], agents[k]));
+    }
+  }
+  const cpu = pids.map((p, k) => (p ? ((cpuSeconds(p) - cpu0[k]) * 1000) / n : NaN));
+  for (const a of agents) a.destroy();
+  const q = (xs, p) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length * p)];
+  console.log(`\n## JWT route, ${n} rounds of sequential requests, one to each worker in rotating order (one kept-alive connection each)\n`);
+  console.log('| worker | p50 ms | p90 ms | its p50 / Verge p50 | workerd CPU ms/request | its CPU / Verge CPU |');
+  console.log('|---|---:|---:|---:|---:|---:|');
+  const base = q(lat[0], 0.5);
+  entries.forEach(([name], k) => console.log(`| ${name} | ${q(lat[k], 0.5).toFixed(3)} | ${q(lat[k], 0.9).toFixed(3)} | ${(q(lat[k], 0.5) / base).toFixed(2)} | ` +
+    `${cpu[k].toFixed(3)} | ${(cpu[k] / cpu[0]).toFixed(2)} |`));
 }
 
 async function main() {
@@ -206,6 +269,7 @@ async function main() {
   const spinFresh = await startHost(false);
   const workers = await startMiniflare(workerOpts(path.join(BENCH, 'workers'), 'index.js', bindings));
   const jsworker = await startMiniflare(workerOpts(BENCH, 'jsworker.js', bindings));
+  const jsworkerLog = await startMiniflare(workerOpts(BENCH, 'jsworker.js', { ...bindings, JS_ACCESS_LOG: '1' }));
 
   const api = '/stats/daily?from=2026-11-01&to=2026-11-30';
   const asset = '/assets/app-1a2b3c4d.js';
@@ -225,9 +289,13 @@ async function main() {
     'Workers: asset, uncached': [`${workers}/nocache${asset}`],
     'Workers: API, cached': [`${workers}/api${api}`],
     'Workers: API, uncached': [`${workers}/nocache${api}`],
+    'Workers: API, uncached, JS worker (Hono + aws4fetch)': [`${jsworker}/nocache${api}`],
     'Workers: JWT route, uncached, Verge': [`${workers}/jwt/x?q=1`, jwt],
     'Workers: JWT route, JS worker (Hono + jose + aws4fetch)': [`${jsworker}/jwt/x?q=1`, jwt],
+    'Workers: JWT route, JS worker + access log line': [`${jsworkerLog}/jwt/x?q=1`, jwt],
   };
+  // BENCH_ONLY=REGEX keeps the cases whose name matches (e.g. BENCH_ONLY=JWT for the JS comparison).
+  if (process.env.BENCH_ONLY) for (const name of Object.keys(cases)) if (!new RegExp(process.env.BENCH_ONLY).test(name)) delete cases[name];
   // Each URL answers 200 and the cached ones say HIT once warm; then a short warm-up run each.
   for (const [name, [url, h]] of Object.entries(cases)) {
     await get(url, h);
@@ -245,6 +313,10 @@ async function main() {
     }
   }
   if (!process.env.BENCH_MIX_ONLY) table(results);
+  if (!process.env.BENCH_MIX_ONLY) {
+    await paired(Object.fromEntries(Object.keys(cases).filter((k) => k.startsWith('Workers: JWT route')).map((k) => [k.replace('Workers: JWT route, ', ''), cases[k]])));
+  }
+  if (process.env.BENCH_ONLY) return;
 
   const requests = mix();
   const ideal = (norm) => new Set(requests.map((r) => {

@@ -3,7 +3,8 @@
 # into target/bench-cache (its own target dir: a first build there is a full release build of
 # both edges, several minutes on 2 cores; the normal artifacts are never touched), bundles the JS
 # comparison worker, then prints figures. Asserts nothing.
-# Environment: BENCH_ROUNDS (3), BENCH_DURATION (seconds per wrk run, 5), BENCH_SKIP_BUILD=1.
+# Environment: BENCH_ROUNDS (3), BENCH_DURATION (seconds per wrk run, 5), BENCH_SKIP_BUILD=1,
+# BENCH_ONLY=REGEX (only the cases whose name matches, e.g. JWT; no replay), BENCH_MIX_ONLY=1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -11,6 +12,7 @@ if [ -z "${BENCH_SKIP_BUILD:-}" ]; then
   export VERGE_EDGE_CONFIG="$VERGE_ROOT/scripts/bench-cache.toml"
   cargo build --release --locked -q --target wasm32-wasip2 -p verge-edge-spin --target-dir target/bench-cache
   (cd edge/workers && CARGO_TARGET_DIR="$VERGE_ROOT/target/bench-cache" worker-build --release --out-dir "$VERGE_ROOT/target/bench-cache/workers" >/dev/null)
+  bash scripts/wasm-opt-workers.sh target/bench-cache/workers/index_bg.wasm
   (cd tests && NODE_PATH="$VERGE_ROOT/tests/node_modules" node_modules/.bin/esbuild ../scripts/bench-cache-jsworker.mjs --bundle --format=esm --platform=neutral \
     --main-fields=module,main --outfile="$VERGE_ROOT/target/bench-cache/jsworker.js" --log-level=warning)
 fi

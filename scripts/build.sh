@@ -25,14 +25,7 @@ if [ "$what" = all ] || [ "$what" = host ] || [ "$what" = spin ]; then
 fi
 if [ "$what" = all ] || [ "$what" = workers ]; then
   (cd edge/workers && worker-build --release)
-  # wasm-opt as worker-build would run it (-O, workerd's wasm features), without the names
-  # section it keeps (see edge/workers/Cargo.toml). Then the sizes, raw and gzip.
-  wasm="edge/workers/build/index_bg.wasm"
-  features=(--enable-mutable-globals --enable-sign-ext --enable-nontrapping-float-to-int --enable-bulk-memory
-            --enable-multivalue --enable-reference-types --enable-exception-handling)
-  "$WASM_OPT_BIN" "$wasm" -o "$wasm.opt" -O --strip-debug --strip-producers "${features[@]}"
-  mv "$wasm.opt" "$wasm"
-  echo "[build] Workers bundle: $(stat -c %s "$wasm") bytes raw, $(gzip -9c "$wasm" | wc -c) gzip" >&2
+  bash scripts/wasm-opt-workers.sh edge/workers/build/index_bg.wasm
 fi
 if [ "$what" = all ] || [ "$what" = web ]; then
   # Type-checks, builds and measures; node_modules comes from web/package-lock.json (setup.sh).

@@ -216,6 +216,23 @@ for (const runtime of ['spin', 'workers']) {
       assert.equal(after.json.n, 2, 'purged: fetched again');
       assert.match(status(after), /stored/);
     });
+
+    test('an answer without a length past cache_max_object_bytes streams through and is not stored', async () => {
+      const s = name('big-chunked');
+      // 1.5 MB now (the shipped limit is 1 MB), the last bytes 1.5 s later, no Content-Length.
+      const head = JSON.stringify({ pad: 'x'.repeat(1536 * 1024) }).slice(0, -2);
+      const tail = { delayMs: 1500, body: '"}' };
+      origin.set(s, { chunked: true, body: head, tail, headers: { 'cache-control': 'max-age=60' } });
+      const first = await raw(edge(), 'GET', stats(s));
+      assert.equal(first.status, 200);
+      assert.equal(first.text, head + tail.body, 'every byte, in order');
+      assert.match(status(first), /fwd-status=200; detail=too-large/);
+      // Relayed as it came: the first bytes reached the client before the origin had finished.
+      assert.ok(first.firstByteMs < tail.delayMs, `first byte after ${first.firstByteMs} ms (the origin ended after ${tail.delayMs} ms)`);
+      const again = await raw(edge(), 'GET', stats(s));
+      assert.equal(again.text, first.text);
+      assert.equal(origin.count(s), 2, 'nothing stored');
+    });
   });
 }
 

@@ -1,7 +1,9 @@
 // OIDC login at the edge, driven over HTTP against a real OpenID provider (oidc-provider, run by
 // the stack), on both runtimes: PKCE login, the session cookie, /auth/me, session-protected API
 // calls, a tampered state, a replayed code, renewal with the refresh token, logout (a same-origin
-// POST that revokes the refresh token).
+// POST that revokes the refresh token); roles from the provider's `groups` claim as the session's
+// scopes (the admin and partner APIs without any token), and writes with the cookie only from
+// the site's own pages.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { raw, startStack } from './stack.mjs';
@@ -30,6 +32,25 @@ const store = (jar, r) => {
   }
 };
 const header = (jar) => [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
+
+/** Sets a user's groups at the provider (its administrator's action), for tokens issued afterwards. */
+async function setGroups(user, groups) {
+  const { idp, edge_env_for_workers: { VERGE_OIDC_CLIENT_SECRET: secret } } = env.stack;
+  const r = await fetch(`${idp}/dev/accounts/${encodeURIComponent(user)}/groups`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' },
+    body: JSON.stringify(groups),
+  });
+  assert.equal(r.status, 204);
+}
+
+/** A signed-in session's cookie header for `user`. */
+async function signedIn(edge, user) {
+  const { done, edgeJar } = await login(edge, user);
+  assert.equal(done.status, 303, done.text);
+  store(edgeJar, done);
+  return header(edgeJar);
+}
 
 /** Logs in at the edge as `user`; returns the edge cookie jar and the callback URL that was used. */
 async function login(edge, user, { tamperState = false } = {}) {
@@ -153,6 +174,68 @@ for (const runtime of ['spin', 'workers']) {
       assert.equal(noLogin.status, 400);
       const offsite = await raw(edge(), 'GET', '/auth/login?return_to=%2F%2Fevil.example');
       assert.equal(offsite.status, 303);
+    });
+
+    test('roles: a session without the admin role gets 403 on the admin API, with it 200; partner:ID opens that partner', async () => {
+      const plain = await signedIn(edge(), `plain-${runtime}`);
+      const me = await raw(edge(), 'GET', '/auth/me', { headers: { cookie: plain } });
+      assert.deepEqual(me.json.scopes, []);
+      const refused = await raw(edge(), 'GET', '/api/admin/keys', { headers: { cookie: plain } });
+      assert.equal(refused.status, 403, refused.text);
+      assert.equal(refused.headers['content-type'], 'application/problem+json');
+      assert.equal(refused.json.type, 'https://verge.dev/problems/insufficient-scope');
+      assert.match(refused.json.detail, /the signed-in user lacks the scope admin/);
+      assert.equal((await raw(edge(), 'GET', `/api/partners/acme-${runtime}/orders`, { headers: { cookie: plain } })).status, 403, 'no partner role');
+
+      const boss = `boss-${runtime}`;
+      const partner = `acme-${runtime}`;
+      await setGroups(boss, ['admin', `partner:${partner}`, 'not a role']);
+      const cookie = await signedIn(edge(), boss);
+      assert.deepEqual((await raw(edge(), 'GET', '/auth/me', { headers: { cookie } })).json.scopes, ['admin', `partner:${partner}`]);
+      const keys = await raw(edge(), 'GET', '/api/admin/keys', { headers: { cookie } });
+      assert.equal(keys.status, 200, keys.text);
+      assert.ok(Array.isArray(keys.json.keys));
+      // A write from the site's own page: created and revoked with the session alone.
+      const origin = new URL(edge()).origin;
+      const own = { cookie, origin, 'sec-fetch-site': 'same-origin' };
+      const created = await raw(edge(), 'POST', '/api/admin/keys', {
+        headers: { ...own, 'content-type': 'application/json' },
+        body: JSON.stringify({ consumer: partner, plan: { rate_per_second: 5, burst: 10, quota_per_day: 1000 } }),
+      });
+      assert.equal(created.status, 201, created.text);
+      assert.equal((await raw(edge(), 'DELETE', `/api/admin/keys/${created.json.id}`, { headers: own })).status, 204);
+      // The partner's own orders, and no other partner's.
+      const orders = await raw(edge(), 'GET', `/api/partners/${partner}/orders`, { headers: { cookie } });
+      assert.equal(orders.status, 200, orders.text);
+      assert.deepEqual(orders.json.orders, []);
+      const other = await raw(edge(), 'GET', `/api/partners/globex-${runtime}/orders`, { headers: { cookie } });
+      assert.equal(other.status, 403, other.text);
+      assert.match(other.json.detail, /partner:globex/);
+    });
+
+    test('a write with the session cookie from another page of the same site, or another site, is refused 403', async () => {
+      const user = `csrf-${runtime}`;
+      const partner = `csrf-${runtime}`;
+      await setGroups(user, ['admin', `partner:${partner}`]);
+      const cookie = await signedIn(edge(), user);
+      const body = JSON.stringify({ consumer: partner, plan: { rate_per_second: 5, burst: 10, quota_per_day: 1000 } });
+      for (const [why, extra] of [
+        ['another site', { origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' }],
+        ['a same-site page the CORS policy trusts', { origin: 'https://shop.verge.dev', 'sec-fetch-site': 'same-site' }],
+        ['a form post that says nothing of where it came from', {}],
+      ]) {
+        const r = await raw(edge(), 'POST', '/api/admin/keys', { headers: { cookie, 'content-type': 'application/json', ...extra }, body });
+        assert.equal(r.status, 403, `${why}: ${r.text}`);
+        assert.equal(r.headers['content-type'], 'application/problem+json');
+        assert.equal(r.json.type, 'https://verge.dev/problems/cross-site', why);
+        const orders = await raw(edge(), 'POST', `/api/partners/${partner}/orders`, {
+          headers: { cookie, 'content-type': 'application/json', ...extra },
+          body: JSON.stringify({ orders: [] }),
+        });
+        assert.equal(orders.status, 403, `orders, ${why}: ${orders.text}`);
+      }
+      const keys = await raw(edge(), 'GET', '/api/admin/keys', { headers: { cookie } });
+      assert.ok(!keys.json.keys.some((k) => k.consumer === partner), 'no key was created');
     });
 
     test('logout is a same-origin POST: clears the session, revokes the refresh token, ends the provider session', async () => {

@@ -90,10 +90,15 @@ export async function startStack({ secondEdge = false } = {}) {
 export function raw(base, method, rawPath, { headers = {}, body } = {}) {
   const u = new URL(base);
   const allHeaders = body === undefined ? headers : { 'content-length': Buffer.byteLength(body), ...headers };
+  const started = Date.now();
   return new Promise((resolve, reject) => {
     const req = http.request({ host: u.hostname, port: u.port, method, path: rawPath, headers: allHeaders }, (res) => {
       const chunks = [];
-      res.on('data', (c) => chunks.push(c));
+      let firstByteMs;
+      res.on('data', (c) => {
+        firstByteMs ??= Date.now() - started;
+        chunks.push(c);
+      });
       res.on('end', () => {
         const text = Buffer.concat(chunks).toString('utf8');
         let json;
@@ -102,7 +107,7 @@ export function raw(base, method, rawPath, { headers = {}, body } = {}) {
         } catch {
           json = undefined;
         }
-        resolve({ status: res.statusCode, headers: res.headers, text, json });
+        resolve({ status: res.statusCode, headers: res.headers, text, json, firstByteMs, ms: Date.now() - started });
       });
     });
     req.on('error', reject);

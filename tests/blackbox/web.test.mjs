@@ -1,8 +1,11 @@
 // The web app in a real browser (Debian's Chromium, driven by playwright-core) through both
 // edges against the whole stack: the built app from the private bucket, every call through the
 // edge's /api and /auth routes to the origin, moto, the bank stand-in and the OIDC provider.
-// What a user does: signs in, adds numbers and sees the chart change, reads a partner's orders and
-// rejected orders, connects the bank, creates and revokes an API key, signs out; bad input
+// What a user does: signs in, adds numbers and sees the chart change, is told plainly what a user
+// without roles may not do, is given the admin and a partner role at the provider and signs in
+// again, creates and revokes an API key and posts and reads a partner's orders and rejected
+// orders with the session alone (no token or key pasted into the page), connects the bank,
+// signs out; bad input
 // refused in the page naming the field, the origin's 400 shown the same way, the bank's 503 as
 // "bank unavailable", an expired session sent to sign in and back.
 //
@@ -43,6 +46,15 @@ after(async () => {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const bank = (p, body) => raw(env.stack.bank, 'POST', p, { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 const bankCalls = async () => (await raw(env.stack.bank, 'GET', '/_stats')).json.calls;
+/** Sets a user's groups at the provider (its administrator's action), for tokens issued afterwards. */
+async function setGroups(user, groups) {
+  const r = await fetch(`${env.stack.idp}/dev/accounts/${encodeURIComponent(user)}/groups`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${env.stack.edge_env_for_workers.VERGE_OIDC_CLIENT_SECRET}`, 'content-type': 'application/json' },
+    body: JSON.stringify(groups),
+  });
+  assert.equal(r.status, 204);
+}
 
 /** A UTC `datetime-local` value (YYYY-MM-DDTHH:MM) `minutes` from now. */
 const utcLocal = (minutes) => new Date(Date.now() + minutes * 60_000).toISOString().slice(0, 16);
@@ -198,15 +210,35 @@ for (const runtime of ['spin', 'workers']) {
       await open('/', 'Overview');
       await page.waitForSelector('dl#who-state');
       assert.match(await page.textContent('#who-state'), new RegExp(`UserDev ${user}Email${user}@verge.local`));
+      assert.equal(await page.textContent('#who-roles'), 'none');
       await check('overview-signed-in');
+    });
+
+    test('without roles the admin and partner pages say so plainly; given them at the provider, signing in again opens both', async () => {
+      await open('/keys', 'API keys');
+      await page.waitForSelector('#keys-access.notice');
+      assert.match(await page.textContent('#keys-access'), new RegExp(`^You are signed in as Dev ${user}, who does not have the admin role`));
+      assert.equal(await page.$('#create-form'), null);
+      assert.equal(await page.$('input[type=password]'), null, 'no token field');
+      await check('keys-no-role');
+      await open('/orders', 'Orders');
+      await page.waitForSelector('#orders-access.notice');
+      assert.match(await page.textContent('#orders-access'), /who has no partner role/);
+      assert.equal(await page.$('input[type=password]'), null, 'no key field');
+      await check('orders-no-role');
+
+      await setGroups(user, ['admin', `partner:${partner}`]);
+      await page.goto(`${edge()}/auth/login?return_to=%2Fkeys`);
+      await providerLogin(user); // the provider remembers the user and may skip its form
+      await page.waitForURL(`${edge()}/keys`);
+      await page.waitForSelector('section[aria-busy="false"] #keys-status');
+      await open('/', 'Overview');
+      await page.waitForSelector('dl#who-state');
+      assert.equal(await page.textContent('#who-roles'), `admin, partner:${partner}`);
     });
 
     test('API keys: an admin creates a key (its secret shown once, copied) and sees it listed; bad plans refused', async () => {
       await open('/keys', 'API keys');
-      await page.click('#admin-form button[type=submit]');
-      assert.equal(await page.textContent('#admin-token-error'), 'Admin access token is required.');
-      await page.fill('#admin-token', env.issuer.mint({ claims: { sub: `admin-${runtime}`, scope: 'read admin' } }));
-      await page.click('#admin-form button[type=submit]');
       await page.waitForSelector('section[aria-busy="false"] #keys-status');
 
       await page.fill('#consumer', 'has space');
@@ -231,13 +263,12 @@ for (const runtime of ['spin', 'workers']) {
       assert.equal(await page.evaluate(() => navigator.clipboard.readText()), partnerKey);
       await page.waitForSelector(`#keys tbody th:text-is("${partner}")`);
       await check('keys-created');
-      // Shown once: a new visit (the token is in that page's memory only) lists it without a secret.
+      // Shown once: a new visit lists it without a secret.
       await open('/keys', 'API keys');
       assert.equal(await page.$('#new-key-secret'), null);
     });
 
-    test('orders: a partner’s orders over a time range, paged with cursors, and its rejected orders', async () => {
-      assert.ok(partnerKey, 'the key from the previous test');
+    test('orders: the session posts a partner’s orders, valid and invalid; its orders over a time range, paged with cursors, and its rejected orders', async () => {
       const order = (seq, minutesAgo) => ({
         sequenceNumber: seq,
         eventTime: new Date(Date.now() - minutesAgo * 60_000).toISOString(),
@@ -249,20 +280,19 @@ for (const runtime of ['spin', 'workers']) {
       orders.push(order(100, 600)); // ten hours ago: outside the range asked for below
       orders.push({ ...order(7001, 1), total: 99 }); // the total does not add up
       orders.push({ ...order(7002, 1), lineItems: [{ sku: 'X', quantity: 0, unitPrice: 1 }], total: 0 });
-      const posted = await raw(edge(), 'POST', `/api/partners/${partner}/orders`, {
-        headers: { 'content-type': 'application/json', 'x-api-key': partnerKey },
-        body: JSON.stringify({ orders }),
-      });
-      assert.equal(posted.status, 200, posted.text);
+      // Posted from the app's page with the session cookie alone (a same-origin POST: the edge
+      // requires it of writes with the cookie); the partner:ID role admits it.
+      await open('/orders', 'Orders');
+      const posted = await page.evaluate(async ([p, body]) => {
+        const r = await fetch(`/api/partners/${p}/orders`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+        return { status: r.status, json: await r.json() };
+      }, [partner, JSON.stringify({ orders })]);
+      assert.equal(posted.status, 200, JSON.stringify(posted.json));
       assert.equal(posted.json.accepted.length, 26);
       assert.equal(posted.json.rejected.length, 2);
 
-      await open('/orders', 'Orders');
-      await page.click('#orders-form button[type=submit]');
-      assert.match(await page.textContent('#partner-error'), /^Partner must be 1 to 64/);
-      assert.equal(await page.textContent('#key-error'), 'Partner API key is required.');
-      await page.fill('#partner', partner);
-      await page.fill('#key', partnerKey);
+      assert.deepEqual(await page.$$eval('#partner option', (os) => os.map((o) => o.value)), [partner], 'the partners of the session’s roles');
+      assert.equal(await page.$('input[type=password]'), null, 'no key field');
       await page.fill('#from', utcLocal(-60));
       await page.fill('#to', utcLocal(-120));
       await page.click('#orders-form button[type=submit]');
@@ -296,8 +326,6 @@ for (const runtime of ['spin', 'workers']) {
 
     test('API keys: an admin revokes the key', async () => {
       await open('/keys', 'API keys');
-      await page.fill('#admin-token', env.issuer.mint({ claims: { sub: `admin-${runtime}`, scope: 'read admin' } }));
-      await page.click('#admin-form button[type=submit]');
       const row = `#keys tbody tr:has(th:text-is("${partner}"))`;
       await page.waitForSelector(row);
       await page.click(`${row} button:text-is("Revoke")`);

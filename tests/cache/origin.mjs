@@ -2,7 +2,7 @@
 // Each request belongs to a scenario: its `from` query parameter (the daily statistics behaviour
 // keys on the query) or else its path. The test says per scenario what to answer (status,
 // headers, body: values or functions of the request and its number), whether to wait first or
-// drop the connection, and reads back how many requests reached the origin. It does not check
+// drop the connection, or end the body late, and reads back how many requests reached the origin. It does not check
 // the edge's SigV4 signature: the real origin's own tests do that; this one only plays an
 // origin's caching headers.
 import http from 'node:http';
@@ -30,7 +30,12 @@ export async function startTestOrigin() {
       // A complete body goes with its length, as most origins send one; `chunked` leaves it out.
       const length = sent === undefined || value(s.chunked, false) ? {} : { 'content-length': Buffer.byteLength(sent) };
       res.writeHead(status, { 'content-type': 'application/json', ...length, ...value(s.headers, {}) });
-      res.end(sent);
+      // `tail`: the body so far now, then `tail.body` after `tail.delayMs` (a slow end).
+      const tail = value(s.tail, null);
+      if (tail && sent !== undefined) {
+        res.write(sent);
+        setTimeout(() => res.end(tail.body), tail.delayMs);
+      } else res.end(sent);
     };
     const delay = value(s.delayMs, 0);
     if (delay) setTimeout(respond, delay);

@@ -9,6 +9,11 @@
 // An administrator's action, for tests: `POST /dev/accounts/SUB/disable` with the client secret
 // as a bearer token disables an account, after which its refresh tokens are refused (as an IdP
 // does for a user an administrator signed out or removed).
+//
+// Roles: ID tokens carry a `groups` claim (the edge's `roles_claim`). The user `admin` is in
+// `admin`, `acme` in `partner:acme`, anyone else in none; `PUT /dev/accounts/SUB/groups` with a
+// JSON array of strings (and the client secret as a bearer token) sets a user's groups, as an
+// administrator would in the provider's console. Tokens issued afterwards carry them.
 import Provider from 'oidc-provider';
 
 const port = Number(process.argv[2] ?? 9400);
@@ -17,6 +22,7 @@ const accessTtl = Number(process.argv[4] ?? 3600);
 const issuer = `http://127.0.0.1:${port}`;
 
 const disabled = new Set();
+const groups = new Map([['admin', ['admin']], ['acme', ['partner:acme']]]);
 
 const provider = new Provider(issuer, {
   clients: [
@@ -33,9 +39,9 @@ const provider = new Provider(issuer, {
   ],
   findAccount: async (_ctx, sub) => disabled.has(sub) ? undefined : ({
     accountId: sub,
-    claims: async () => ({ sub, email: `${sub}@verge.local`, email_verified: true, name: `Dev ${sub}` }),
+    claims: async () => ({ sub, email: `${sub}@verge.local`, email_verified: true, name: `Dev ${sub}`, groups: groups.get(sub) ?? [] }),
   }),
-  claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
+  claims: { openid: ['sub', 'groups'], email: ['email', 'email_verified'], profile: ['name'] },
   scopes: ['openid', 'email', 'profile', 'offline_access'],
   // revocation: RFC 7009, announced as revocation_endpoint; the edge revokes the refresh token at logout.
   features: { devInteractions: { enabled: true }, rpInitiatedLogout: { enabled: true }, revocation: { enabled: true } },
@@ -55,14 +61,32 @@ const provider = new Provider(issuer, {
     return grant;
   },
 });
+const readJson = async (req) => {
+  let text = '';
+  for await (const chunk of req) {
+    text += chunk;
+    if (text.length > 4096) throw new Error('too long');
+  }
+  return JSON.parse(text);
+};
 provider.use(async (ctx, next) => {
-  const m = /^\/dev\/accounts\/([^/]+)\/disable$/.exec(ctx.path);
-  if (!m || ctx.method !== 'POST') return next();
+  const m = /^\/dev\/accounts\/([^/]+)\/(disable|groups)$/.exec(ctx.path);
+  if (!m || ctx.method !== (m[2] === 'disable' ? 'POST' : 'PUT')) return next();
   if (ctx.get('authorization') !== `Bearer ${secret}`) {
     ctx.status = 401;
     return undefined;
   }
-  disabled.add(decodeURIComponent(m[1]));
+  const sub = decodeURIComponent(m[1]);
+  if (m[2] === 'disable') {
+    disabled.add(sub);
+  } else {
+    const list = await readJson(ctx.req).catch(() => null);
+    if (!Array.isArray(list) || !list.every((g) => typeof g === 'string')) {
+      ctx.status = 400;
+      return undefined;
+    }
+    groups.set(sub, list);
+  }
   ctx.status = 204;
   return undefined;
 });

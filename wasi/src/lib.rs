@@ -160,6 +160,49 @@ impl IncomingBody {
         Ok(Bytes::from(body))
     }
 
+    /// Reads the body up to `max` bytes: the bytes when it ends by then ([`Capped::Whole`]);
+    /// past it, a body that still yields every byte ([`Capped::Over`]): those read so far, then
+    /// the rest, copied through this component by a task as the host takes them, so memory holds
+    /// at most about `max` plus one chunk whatever the origin sends.
+    ///
+    /// # Errors
+    /// The host's [`ErrorCode`] when the body fails mid-way.
+    pub async fn read_capped(self, max: usize) -> Result<Capped, ErrorCode> {
+        let IncomingBody { mut stream, trailers, transmit, done } = self;
+        let mut body = Vec::new();
+        loop {
+            let (result, chunk) = stream.read(Vec::with_capacity(16 * 1024)).await;
+            body.extend_from_slice(&chunk);
+            if body.len() > max {
+                let (mut tx, rx) = wit_stream::new::<u8>();
+                spin_sdk::wasip3::spawn(async move {
+                    // Stops when the client went away (a write returns what it did not take).
+                    if !tx.write_all(body).await.is_empty() {
+                        return;
+                    }
+                    loop {
+                        let (result, chunk) = stream.read(Vec::with_capacity(16 * 1024)).await;
+                        if !chunk.is_empty() && !tx.write_all(chunk).await.is_empty() {
+                            return;
+                        }
+                        if !matches!(result, StreamResult::Complete(_)) {
+                            return;
+                        }
+                    }
+                });
+                return Ok(Capped::Over(IncomingBody { stream: rx, trailers, transmit, done }));
+            }
+            match result {
+                StreamResult::Complete(_) => {}
+                StreamResult::Dropped | StreamResult::Cancelled => break,
+            }
+        }
+        trailers.await?;
+        drop(done);
+        drop(transmit);
+        Ok(Capped::Whole(Bytes::from(body)))
+    }
+
     /// The client's response: `head`'s status and headers with this body as its contents,
     /// handed to the host as the stream it is. A task keeps the upstream connection's futures
     /// until the host has sent the whole body on (or the client went away).
@@ -178,6 +221,13 @@ impl IncomingBody {
         });
         Ok(resp)
     }
+}
+
+/// A body read up to a limit: see [`IncomingBody::read_capped`].
+#[derive(Debug)]
+pub enum Capped {
+    Whole(Bytes),
+    Over(IncomingBody),
 }
 
 /// A header map as wasi:http fields.

@@ -203,15 +203,22 @@ fn access(s: &Seen<'_>) -> Section {
     section("access rule", vec![line])
 }
 
+fn with_scopes(scopes: &[String]) -> String {
+    if scopes.is_empty() {
+        String::new()
+    } else {
+        format!(" with scopes {}", scopes.join(" "))
+    }
+}
+
 fn rule_text(config: &EdgeConfig, rule: &AuthRule) -> String {
     match rule {
         AuthRule::None => "none (open)".to_owned(),
         AuthRule::ApiKey => "an API key (x-api-key), looked up at the origin".to_owned(),
-        AuthRule::Session => "a session from the edge's login".to_owned(),
+        AuthRule::Session { scopes } => format!("a session from the edge's login{}", with_scopes(scopes)),
         AuthRule::Jwt { providers, scopes } => {
             let names: Vec<&str> = providers.iter().map(|i| config.auth.jwt[*i].name.as_str()).collect();
-            let scopes = if scopes.is_empty() { String::new() } else { format!(" with scopes {}", scopes.join(" ")) };
-            format!("a bearer JWT from {}{scopes}", names.join(" or "))
+            format!("a bearer JWT from {}{}", names.join(" or "), with_scopes(scopes))
         }
         AuthRule::AnyOf(rules) => format!("any of: {}", rules.iter().map(|r| rule_text(config, r)).collect::<Vec<_>>().join("; ")),
         AuthRule::AllOf(rules) => format!("all of: {}", rules.iter().map(|r| rule_text(config, r)).collect::<Vec<_>>().join("; ")),

@@ -120,7 +120,7 @@ pub use log::AccessLog;
 pub use platform::Platform;
 pub use problem::EdgeError;
 pub use target::{StartupError, Target};
-pub use upstream::{Body, BufferedUpstream, Clock, ConnectTimeout, OriginTimeout, Upstream, UpstreamError};
+pub use upstream::{Body, BufferedUpstream, Capped, Clock, ConnectTimeout, OriginTimeout, Upstream, UpstreamError};
 
 use crate::stages::{
     access, caching, canary as canary_stage, cors, error_page, finish, health, identity, limits, login, origin, ratelimit as rate, routing,
@@ -267,7 +267,8 @@ impl Edge {
     pub async fn serve<'e, P: Platform>(&'e self, req: Request<Bytes>, platform: &'e P) -> Handled<'e, P::Body> {
         let now = platform.now();
         let entropy = platform.entropy();
-        let ex = Exchange::begin(&req, entropy, Some(now));
+        let mut ex = Exchange::begin(&req, entropy, Some(now));
+        ex.log_sample_percent = self.config.limits.access_log_sample_percent;
         let mut cx =
             Ctx { edge: self, platform, req, now, entropy, ex, path: None, identity: auth::Identity::default(), cache: None, client: None };
         let outcome = match Self::phases(&mut cx).await {
@@ -356,6 +357,12 @@ impl Edge {
     /// client sends.
     pub fn max_body_bytes(&self) -> usize {
         self.config.limits.max_body_bytes
+    }
+
+    /// Whether any access rule allows or denies countries: only then need an adapter find the
+    /// client's country (on Workers `request.cf`, which workerd builds anew on every read).
+    pub fn reads_country(&self) -> bool {
+        self.config.rate_limits.access_rules.iter().any(|r| !r.allow_countries.is_empty() || !r.deny_countries.is_empty())
     }
 }
 

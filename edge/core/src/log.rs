@@ -20,6 +20,10 @@ pub struct AccessLog {
     /// What admitted the request (`jwt:main`, `api_key`, `session`); none on open routes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub auth: Option<String>,
+    /// What identity noticed and let pass, for operators: roles dropped from an ID token's
+    /// roles claim (the claim's name and a count, never a value or a token).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth_note: Option<String>,
     /// Who checked a JWT signature for this request (`webcrypto`, `rust`); none for a cached token.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signature: Option<&'static str>,
@@ -47,6 +51,10 @@ pub struct AccessLog {
     /// Why the edge answered an error itself, for operators (never secrets).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Whether the line is written: every 5xx and edge failure, the rest at `[edge]
+    /// access_log_sample_percent` (the finishing step decides). Not part of the line.
+    #[serde(skip)]
+    pub sampled: bool,
 }
 
 impl AccessLog {
@@ -61,6 +69,7 @@ impl AccessLog {
             origin: None,
             failover: None,
             auth: None,
+            auth_note: None,
             signature: None,
             status: 0,
             cache: None,
@@ -71,11 +80,17 @@ impl AccessLog {
             bytes: None,
             duration_ms: 0,
             error: None,
+            sampled: true,
         }
     }
 
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// The JSON line to write for this request, or `None` when sampling left it out.
+    pub fn line(&self) -> Option<String> {
+        self.sampled.then(|| self.to_json())
     }
 }
 

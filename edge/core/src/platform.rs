@@ -38,7 +38,7 @@ use serde_json::Value;
 use crate::auth::jwt::{Alg, Verifier};
 use crate::cache::CacheStore;
 use crate::ratelimit::Counters;
-use crate::upstream::{Clock, Upstream, UpstreamError};
+use crate::upstream::{Capped, Clock, Upstream, UpstreamError};
 
 /// Everything one request may use of the runtime. Required: time, entropy and the way out;
 /// the rest has defaults.
@@ -63,6 +63,13 @@ pub trait Platform {
 
     /// Reads a forwarded body whole, as [`Upstream::read`].
     async fn read(&self, body: Self::Body) -> Result<Bytes, UpstreamError>;
+
+    /// Reads a forwarded body up to `max` bytes, as [`Upstream::read_capped`]; the default reads
+    /// it whole.
+    async fn read_capped(&self, body: Self::Body, max: usize) -> Result<Capped<Self::Body>, UpstreamError> {
+        let _ = max;
+        self.read(body).await.map(Capped::Whole)
+    }
 
     /// Verifies a JWT signature with the platform's crypto (WebCrypto on Workers). `None`, the
     /// default, means "not here": the core verifies in Rust. See [`Verifier`].
@@ -115,6 +122,10 @@ impl<P: Platform> Upstream for Out<'_, P> {
     async fn read(&self, body: P::Body) -> Result<Bytes, UpstreamError> {
         self.0.read(body).await
     }
+
+    async fn read_capped(&self, body: P::Body, max: usize) -> Result<Capped<P::Body>, UpstreamError> {
+        self.0.read_capped(body, max).await
+    }
 }
 
 impl<P: Platform> crate::cache::flight::Pause for Out<'_, P> {
@@ -163,6 +174,10 @@ impl<U: Upstream, C: Clock, V: Verifier> Platform for Parts<'_, U, C, V> {
 
     async fn read(&self, body: U::Body) -> Result<Bytes, UpstreamError> {
         self.up.read(body).await
+    }
+
+    async fn read_capped(&self, body: U::Body, max: usize) -> Result<Capped<U::Body>, UpstreamError> {
+        self.up.read_capped(body, max).await
     }
 
     async fn verify(&self, alg: Alg, jwk: &Value, input: &[u8], signature: &[u8]) -> Option<bool> {

@@ -91,7 +91,10 @@ impl EdgeError {
             EdgeError::OriginRefused => "origin-refused",
             EdgeError::Misconfigured => "edge-misconfigured",
             EdgeError::EntropyUnavailable => "entropy-unavailable",
-            EdgeError::Auth(crate::auth::AuthError::InsufficientScope(_)) => "insufficient-scope",
+            EdgeError::Auth(crate::auth::AuthError::InsufficientScope(_) | crate::auth::AuthError::SessionLacksScope(_)) => {
+                "insufficient-scope"
+            }
+            EdgeError::Auth(crate::auth::AuthError::CrossSite) => "cross-site",
             EdgeError::Auth(crate::auth::AuthError::Unavailable(_)) => "auth-unavailable",
             EdgeError::Auth(crate::auth::AuthError::NoSession(_)) => "no-session",
             EdgeError::Auth(_) => "unauthorized",

@@ -73,13 +73,17 @@ impl BufferedUpstream for FakeOrigin {
 const SECRET: &str = "qNRhaI6pT5bLyhBtoBgh16dQcW4GraYgosLEtdXc8kY";
 
 fn edge() -> Edge {
+    edge_from(CONFIG)
+}
+
+fn edge_from(config: &str) -> Edge {
     let lookup = |r: &Reference| match r.name() {
         "S3_ENDPOINT" => Some("http://s3.test".to_owned()),
         "KEY_ID" => Some("AKIDTEST".to_owned()),
         "KEY" => Some(SECRET.to_owned()),
         _ => None,
     };
-    Edge::from_toml("edge.toml", CONFIG, &lookup).unwrap()
+    Edge::from_toml("edge.toml", config, &lookup).unwrap()
 }
 
 fn clock() -> SystemTime {
@@ -267,6 +271,28 @@ fn every_response_has_a_request_id_and_one_log_line() {
     assert_eq!(line["path"], "/x");
     assert_eq!(line["status"], 200);
     assert!(line["duration_ms"].is_u64());
+}
+
+#[test]
+fn access_log_lines_are_sampled_and_failures_always_written() {
+    let sampled = |percent: u32, fail: Option<UpstreamError>| {
+        let e = edge_from(&CONFIG.replacen("[edge]\n", &format!("[edge]\naccess_log_sample_percent = {percent}\n"), 1));
+        let o = FakeOrigin { fail, ..Default::default() };
+        (0..1000u16)
+            .filter(|i| {
+                let mut entropy = [7; 16];
+                entropy[14..].copy_from_slice(&i.to_le_bytes());
+                let h = block_on(e.handle(get("/api/stats/daily"), &o, &clock, entropy));
+                assert_eq!(h.log.line().is_some(), h.log.sampled);
+                h.log.sampled
+            })
+            .count()
+    };
+    assert_eq!(sampled(100, None), 1000);
+    assert_eq!(sampled(25, None), 250);
+    assert_eq!(sampled(0, None), 0);
+    // A 502 (the origin refused the connection) is written whatever the rate.
+    assert_eq!(sampled(0, Some(UpstreamError::Connect("refused".into()))), 1000);
 }
 
 #[test]

@@ -39,6 +39,25 @@ pub trait Upstream {
 
     /// Reads a forwarded body whole, when the edge must look inside after all (an S3 error).
     async fn read(&self, body: Self::Body) -> Result<Bytes, UpstreamError>;
+
+    /// Reads a forwarded body of unknown length up to `max` bytes (the cache's object limit):
+    /// [`Capped::Whole`] when it ends by then; past it, [`Capped::Over`] with a body that still
+    /// yields every byte (those read so far, then the rest as it arrives), so a large answer is
+    /// relayed, not held. The default reads whole (for runtimes whose bodies are in memory
+    /// anyway); the adapters of streaming runtimes override it.
+    async fn read_capped(&self, body: Self::Body, max: usize) -> Result<Capped<Self::Body>, UpstreamError> {
+        let _ = max;
+        self.read(body).await.map(Capped::Whole)
+    }
+}
+
+/// A body read up to a limit: see [`Upstream::read_capped`].
+#[derive(Debug)]
+pub enum Capped<B> {
+    /// The whole body, at most the limit.
+    Whole(Bytes),
+    /// Longer than the limit: the body to relay, from its first byte.
+    Over(B),
 }
 
 /// An [`Upstream`] for runtimes (and tests) whose responses are always read whole: implement
@@ -62,6 +81,10 @@ impl<T: BufferedUpstream> Upstream for T {
 
     async fn read(&self, body: Bytes) -> Result<Bytes, UpstreamError> {
         Ok(body)
+    }
+
+    async fn read_capped(&self, body: Bytes, max: usize) -> Result<Capped<Bytes>, UpstreamError> {
+        Ok(if body.len() > max { Capped::Over(body) } else { Capped::Whole(body) })
     }
 }
 

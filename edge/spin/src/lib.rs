@@ -241,6 +241,13 @@ impl Platform for Spin {
         body.read().await.map_err(classify)
     }
 
+    async fn read_capped(&self, body: Self::Body, max: usize) -> Result<verge_edge::Capped<Self::Body>, UpstreamError> {
+        Ok(match body.read_capped(max).await.map_err(classify)? {
+            verge_wasi::Capped::Whole(b) => verge_edge::Capped::Whole(b),
+            verge_wasi::Capped::Over(rest) => verge_edge::Capped::Over(rest),
+        })
+    }
+
     async fn sleep(&self, d: std::time::Duration) -> bool {
         verge_wasi::sleep(d).await;
         true
@@ -332,7 +339,9 @@ async fn handle(req: Request) -> Result<Response, ErrorCode> {
     if let Body::Full(bytes) = &body {
         handled.log.bytes.get_or_insert(bytes.len() as u64);
     }
-    println!("{}", handled.log.to_json());
+    if let Some(line) = handled.log.line() {
+        println!("{line}");
+    }
     match body {
         Body::Full(bytes) => compressed(http::Response::from_parts(parts, bytes), &method, &accept).map(FullBody::new).into_response(),
         // A body to compress is read (at most compress::MAX_BYTES, by its declared length);

@@ -100,6 +100,46 @@ export async function readBody(resp) {
   return resp.body === null ? new Uint8Array(0) : new Uint8Array(await resp.arrayBuffer());
 }
 
+// Reads an origin body of unknown length up to `max` bytes: the bytes when it ends by then;
+// past it, a Response whose body is what was read followed by the rest as the client pulls it
+// (so a large answer is relayed, never held whole in the isolate).
+export async function readCapped(resp, max) {
+  if (resp.body === null) return new Uint8Array(0);
+  const reader = resp.body.getReader();
+  const chunks = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    total += value.byteLength;
+    if (total > max) {
+      const rest = new ReadableStream({
+        start(c) {
+          for (const chunk of chunks) c.enqueue(chunk);
+          chunks.length = 0;
+        },
+        async pull(c) {
+          const { done, value } = await reader.read();
+          if (done) c.close();
+          else c.enqueue(value);
+        },
+        cancel(reason) {
+          return reader.cancel(reason);
+        },
+      });
+      return new Response(rest, { status: resp.status, headers: resp.headers });
+    }
+  }
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out;
+}
+
 // Releases an origin body nobody will read, so its connection can be reused.
 export function discardBody(resp) {
   if (resp.body !== null && !resp.bodyUsed) resp.body.cancel().catch(() => {});

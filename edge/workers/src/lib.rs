@@ -30,7 +30,7 @@ use js_sys::{Array, Uint8Array};
 use verge_edge::auth::jwt::{Alg, Verifier};
 use verge_edge::cache::{CacheKey, CacheStore, LocalFuture};
 use verge_edge::config::Reference;
-use verge_edge::{Body, BodyRefused, BootError, Edge, OriginTimeout, Platform, UpstreamError};
+use verge_edge::{Body, BodyRefused, BootError, Capped, Edge, OriginTimeout, Platform, UpstreamError};
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -76,6 +76,8 @@ extern "C" {
     fn sleep(ms: f64) -> js_sys::Promise;
     #[wasm_bindgen(js_name = readBody)]
     fn read_body(resp: &web_sys::Response) -> js_sys::Promise;
+    #[wasm_bindgen(js_name = readCapped)]
+    fn read_capped(resp: &web_sys::Response, max: f64) -> js_sys::Promise;
     #[wasm_bindgen(js_name = discardBody)]
     fn discard_body(resp: &web_sys::Response);
     #[wasm_bindgen(js_name = cacheGet)]
@@ -189,6 +191,15 @@ impl Platform for Workers {
         JsFuture::from(read_body(&resp)).await.map(|b| bytes_of(&b)).map_err(|e| upstream_error(&e))
     }
 
+    async fn read_capped(&self, body: OriginBody, max: usize) -> Result<Capped<OriginBody>, UpstreamError> {
+        let Some(resp) = body.take() else { return Ok(Capped::Whole(Bytes::new())) };
+        let read = JsFuture::from(read_capped(&resp, max as f64)).await.map_err(|e| upstream_error(&e))?;
+        Ok(match read.dyn_into::<web_sys::Response>() {
+            Ok(rest) => Capped::Over(OriginBody(Some(rest))),
+            Err(bytes) => Capped::Whole(bytes_of(&bytes)),
+        })
+    }
+
     async fn sleep(&self, d: Duration) -> bool {
         JsFuture::from(sleep(d.as_secs_f64() * 1000.0)).await.is_ok()
     }
@@ -246,7 +257,9 @@ fn path_and_query(url: &str) -> &str {
     url[after_scheme..].find('/').map_or("/", |i| &url[after_scheme + i..])
 }
 
-fn to_http(req: &web_sys::Request) -> Result<http::Request<Bytes>, JsValue> {
+/// `with_country`: read `request.cf.country` too (only when an access rule names countries:
+/// workerd builds `request.cf` anew on every read, a cost the other requests need not pay).
+fn to_http(req: &web_sys::Request, with_country: bool) -> Result<http::Request<Bytes>, JsValue> {
     let head = request_head(req);
     let (method, rest) = head.split_once('\n').ok_or("request head")?;
     let (url, lines) = rest.split_once('\n').ok_or("request head")?;
@@ -256,11 +269,32 @@ fn to_http(req: &web_sys::Request) -> Result<http::Request<Bytes>, JsValue> {
     parse_lines(lines, out.headers_mut());
     // The client as Cloudflare says: `CF-Connecting-IP` (set by Cloudflare, never a client's) and
     // `request.cf.country`.
-    let cf = js_sys::Reflect::get(req.as_ref(), &JsValue::from_str("cf")).ok().filter(JsValue::is_object);
-    let country = cf.and_then(|cf| js_sys::Reflect::get(&cf, &JsValue::from_str("country")).ok()).and_then(|c| c.as_string());
+    let country = if with_country {
+        let cf = js_sys::Reflect::get(req.as_ref(), &JsValue::from_str("cf")).ok().filter(JsValue::is_object);
+        cf.and_then(|cf| js_sys::Reflect::get(&cf, &JsValue::from_str("country")).ok()).and_then(|c| c.as_string())
+    } else {
+        None
+    };
     let peer = verge_edge::ratelimit::Peer::from_header(out.headers(), "cf-connecting-ip").with_country(country);
     out.extensions_mut().insert(peer);
     Ok(out)
+}
+
+/// Whether to read a request's body: always, except for a GET or HEAD without `Content-Length`
+/// or `Transfer-Encoding` (no body in HTTP/1.1; content in a GET has no meaning, RFC 9110 9.3.1,
+/// and CloudFront refuses it), where reading would only cost a round trip through JS.
+fn may_have_body(req: &http::Request<Bytes>) -> bool {
+    let h = req.headers();
+    !matches!(*req.method(), http::Method::GET | http::Method::HEAD)
+        || h.contains_key(http::header::CONTENT_LENGTH)
+        || h.contains_key(http::header::TRANSFER_ENCODING)
+}
+
+/// Writes the access log line, if the request was sampled.
+fn log_line(log: &verge_edge::AccessLog) {
+    if let Some(line) = log.line() {
+        web_sys::console::log_1(&JsValue::from_str(&line));
+    }
 }
 
 /// Reads the request body into `out`, at most `limit` bytes (see `readRequestBody` in glue.js).
@@ -297,15 +331,6 @@ fn from_http(resp: http::Response<Body<OriginBody>>) -> Result<web_sys::Response
 #[event(fetch)]
 async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> worker::Result<web_sys::Response> {
     ratelimit_do::bind(&env);
-    let mut head = match to_http(&req) {
-        Ok(r) => r,
-        // A request workerd accepted but `http` does not (rare).
-        Err(e) => {
-            let handled: verge_edge::Handled<OriginBody> = verge_edge::malformed(&js_error(&e), entropy());
-            web_sys::console::log_1(&JsValue::from_str(&handled.log.to_json()));
-            return Ok(from_http(handled.response)?);
-        }
-    };
     let lookup = |r: &Reference| -> Option<String> {
         match r {
             Reference::Env(n) => env.var(n).ok().map(|v| v.to_string()),
@@ -315,16 +340,26 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> worker::Result<
         }
         .filter(|v| !v.is_empty())
     };
+    let edge = EDGE.get_or_init(|| Edge::from_toml("edge.toml", CONFIG, &lookup).map(|e| e.with_build(BUILD)));
+    let mut head = match to_http(&req, edge.as_ref().is_ok_and(Edge::reads_country)) {
+        Ok(r) => r,
+        // A request workerd accepted but `http` does not (rare).
+        Err(e) => {
+            let handled: verge_edge::Handled<OriginBody> = verge_edge::malformed(&js_error(&e), entropy());
+            log_line(&handled.log);
+            return Ok(from_http(handled.response)?);
+        }
+    };
     if try_entropy().is_none() {
         let (parts, _) = head.into_parts();
         let handled: verge_edge::Handled<OriginBody> = verge_edge::entropy_failure(&http::Request::from_parts(parts, ()), [0; 16]);
-        web_sys::console::log_1(&JsValue::from_str(&handled.log.to_json()));
+        log_line(&handled.log);
         return Ok(from_http(handled.response)?);
     }
-    let mut handled = match EDGE.get_or_init(|| Edge::from_toml("edge.toml", CONFIG, &lookup).map(|e| e.with_build(BUILD))) {
+    let mut handled = match edge {
         // The body is read only now, capped at the edge's limit: never whole into wasm memory
         // past max_body_bytes.
-        Ok(edge) => match read_into(&req, &mut head, edge.max_body_bytes()).await {
+        Ok(edge) => match if may_have_body(&head) { read_into(&req, &mut head, edge.max_body_bytes()).await } else { Ok(()) } {
             Ok(()) => edge.serve(head, &Workers).await,
             Err(why) => {
                 let (parts, _) = head.into_parts();
@@ -337,7 +372,7 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> worker::Result<
     if let Some(work) = handled.background.take() {
         ctx.wait_until(work);
     }
-    web_sys::console::log_1(&JsValue::from_str(&handled.log.to_json()));
+    log_line(&handled.log);
     Ok(from_http(handled.response)?)
 }
 

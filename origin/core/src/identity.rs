@@ -68,12 +68,42 @@ impl Caller {
         }
     }
 
+    /// The caller may act for `partner`: it is that partner's API key (the consumer), or a
+    /// signed-in user whose scopes (a session's roles, a token's scopes) include `partner:ID`.
+    ///
     /// # Errors
-    /// 403 unless the caller is the API-key consumer `partner`.
-    pub fn require_consumer(&self, partner: &str) -> Result<(), ApiError> {
-        match &self.consumer {
-            Some(c) if c == partner => Ok(()),
-            _ => Err(ApiError::Denied(format!("only partner {partner}'s API key may use this route"))),
+    /// 403 otherwise.
+    pub fn require_partner(&self, partner: &str) -> Result<(), ApiError> {
+        let by_key = self.consumer.as_deref() == Some(partner);
+        let by_scope = self.scopes.iter().any(|s| s.strip_prefix("partner:") == Some(partner));
+        if by_key || by_scope {
+            Ok(())
+        } else {
+            Err(ApiError::Denied(format!("only partner {partner}'s API key or a user with the scope partner:{partner} may use this route")))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn caller(consumer: Option<&str>, scopes: &[&str]) -> Caller {
+        Caller { consumer: consumer.map(str::to_owned), scopes: scopes.iter().map(|s| (*s).to_owned()).collect(), ..Caller::default() }
+    }
+
+    #[test]
+    fn a_partner_is_its_api_key_or_a_user_with_its_partner_scope() {
+        assert!(caller(Some("acme"), &[]).require_partner("acme").is_ok());
+        assert!(caller(None, &["admin", "partner:acme"]).require_partner("acme").is_ok());
+        for (who, why) in [
+            (caller(Some("globex"), &[]), "another partner's key"),
+            (caller(None, &["partner:globex"]), "another partner's scope"),
+            (caller(None, &["acme", "partner:acm", "partner:acme-x", "xpartner:acme", "admin"]), "near misses"),
+            (caller(Some("globex"), &["partner:"]), "an empty partner"),
+            (caller(None, &[]), "nobody"),
+        ] {
+            assert!(matches!(who.require_partner("acme"), Err(ApiError::Denied(_))), "{why}");
         }
     }
 }

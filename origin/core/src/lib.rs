@@ -146,7 +146,7 @@ impl Origin {
             }
             (Route::DailyStats, _) => numbers::daily_stats(self, p, caller.user_or_anonymous(), query).await,
             (Route::PartnerOrders(partner), m) => {
-                caller.require_consumer(partner)?;
+                caller.require_partner(partner)?;
                 if m == Method::POST {
                     orders::post_orders(self, p, partner, req.body()).await
                 } else {
@@ -154,7 +154,7 @@ impl Origin {
                 }
             }
             (Route::PartnerErrors(partner), _) => {
-                caller.require_consumer(partner)?;
+                caller.require_partner(partner)?;
                 orders::list_errors(self, p, partner, query).await
             }
             (Route::AdminKeys, m) => {

@@ -20,7 +20,6 @@ test('sign-in returns to the same page, never off the site', () => {
 
 test('only a 401 on a session call means the session expired', () => {
   expect(sessionExpired(401, {})).toBe(true);
-  expect(sessionExpired(401, { credential: { kind: 'bearer', token: 't' } })).toBe(false);
   expect(sessionExpired(401, { sessionOptional: true })).toBe(false);
   expect(sessionExpired(403, {})).toBe(false);
 });
@@ -31,18 +30,19 @@ function answer(status: number, body: unknown, headers: Record<string, string> =
   return fetch;
 }
 
-test('sends credentials as the edge expects them and JSON bodies', async () => {
+test('the session cookie is the only credential: no token or key header, same-origin, JSON bodies', async () => {
   const fetch = answer(201, { id: 'k1' });
-  await api('/api/admin/keys', { method: 'POST', body: { consumer: 'acme' }, credential: { kind: 'bearer', token: 'tok' } });
+  await api('/api/admin/keys', { method: 'POST', body: { consumer: 'acme' } });
   const [url, init] = fetch.mock.calls[0] as unknown as [string, RequestInit];
   expect(url).toBe('/api/admin/keys');
-  expect(init.headers).toMatchObject({ authorization: 'Bearer tok', 'content-type': 'application/json' });
+  expect(init.headers).toEqual({ accept: 'application/json', 'content-type': 'application/json' });
+  expect(init.credentials).toBe('same-origin');
   expect(init.body).toBe('{"consumer":"acme"}');
   const partner = answer(200, { orders: [] });
-  await api('/api/partners/acme/orders', { credential: { kind: 'apiKey', key: 'vk_1' }, query: { limit: 20 } });
+  await api('/api/partners/acme/orders', { query: { limit: 20 } });
   const [purl, pinit] = partner.mock.calls[0] as unknown as [string, RequestInit];
   expect(purl).toBe('/api/partners/acme/orders?limit=20');
-  expect(pinit.headers).toEqual({ accept: 'application/json', 'x-api-key': 'vk_1' });
+  expect(pinit.headers).toEqual({ accept: 'application/json' });
   expect(pinit.body).toBeUndefined();
 });
 
@@ -59,8 +59,10 @@ test('204 resolves to null; failures throw the problem; a session 401 sends the 
   await expect(api('/api/me/accounts')).rejects.toBeInstanceOf(ApiFailure);
   expect(expired).toHaveBeenCalledTimes(1);
   answer(401, { title: 'Unauthorized' });
-  await expect(api('/api/admin/keys', { credential: { kind: 'bearer', token: 'old' } })).rejects.toBeInstanceOf(ApiFailure);
   await expect(api('/auth/me', { sessionOptional: true })).rejects.toBeInstanceOf(ApiFailure);
+  expect(expired).toHaveBeenCalledTimes(1);
+  answer(403, { title: 'Forbidden', detail: 'the signed-in user lacks the scope admin' });
+  await expect(api('/api/admin/keys')).rejects.toMatchObject({ problem: { status: 403 } });
   expect(expired).toHaveBeenCalledTimes(1);
 });
 

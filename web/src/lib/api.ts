@@ -1,17 +1,14 @@
 // Every call the app makes goes through `api`: same-origin requests to the edge's /api and /auth
 // routes, answers parsed as JSON, failures as problems. The session is an HttpOnly cookie the
-// browser sends by itself; pages that act as an admin or a partner pass that credential, which
-// lives only in the page's memory.
+// browser sends by itself, and the only credential the app uses: no token or key is ever in the
+// page's reach (the admin and partner pages are open to the session's roles).
 
 import { networkProblem, problemFrom, type Problem } from './problem';
-
-export type Credential = { kind: 'bearer'; token: string } | { kind: 'apiKey'; key: string };
 
 export interface CallOptions {
   method?: 'GET' | 'POST' | 'PUT' | 'DELETE';
   body?: unknown;
   query?: Record<string, string | number | null | undefined>;
-  credential?: Credential;
   /** A 401 here means "signed out", not "the session expired" (for /auth/me). */
   sessionOptional?: boolean;
   signal?: AbortSignal;
@@ -41,18 +38,16 @@ export function loginUrl(returnTo: string): string {
 }
 
 /**
- * Whether a failed call means "the session is gone": a 401 on a call the session authorises
- * (no credential of the page's own). Such a page sends the user to sign in and back.
+ * Whether a failed call means "the session is gone": a 401 on a call the session authorises.
+ * Such a page sends the user to sign in and back. (A 403 is a signed-in user without the role.)
  */
 export function sessionExpired(status: number, opts: CallOptions): boolean {
-  return status === 401 && !opts.credential && !opts.sessionOptional;
+  return status === 401 && !opts.sessionOptional;
 }
 
 function headersFor(opts: CallOptions): Record<string, string> {
   const h: Record<string, string> = { accept: 'application/json' };
   if (opts.body !== undefined) h['content-type'] = 'application/json';
-  if (opts.credential?.kind === 'bearer') h.authorization = `Bearer ${opts.credential.token}`;
-  if (opts.credential?.kind === 'apiKey') h['x-api-key'] = opts.credential.key;
   return h;
 }
 

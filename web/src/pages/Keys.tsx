@@ -1,15 +1,16 @@
 // API keys (admins): create one (its secret shown once, with a copy button), list, revoke.
 //
-// The admin routes take a bearer token with the `admin` scope from the configured issuer (the
-// edge's `/api/admin/*` behaviour; the browser session carries no scopes), so the page asks for
-// one. It stays in this page's memory: never stored, gone when the page is left.
+// The admin routes take the session of a user with the `admin` role (the edge's `/api/admin/*`
+// behaviour checks it, the origin requires the scope it forwards); no token is pasted or held by
+// the page. A user without the role is told so, and nothing is asked of the API.
 
-import { useState } from 'preact/hooks';
-import { ApiFailure, api, type Credential } from '../lib/api';
+import { useEffect, useState } from 'preact/hooks';
+import { ApiFailure, api, loginUrl } from '../lib/api';
 import { utc } from '../lib/format';
 import type { Problem } from '../lib/problem';
-import { all, parseCount, parseId, parseSecret } from '../lib/validate';
+import { all, parseCount, parseId } from '../lib/validate';
 import { Field, ProblemBox, Status, Table, useFieldErrors } from '../ui/forms';
+import { displayName, hasScope, useMe, type Me } from '../ui/session';
 
 interface Plan {
   rate_per_second: number;
@@ -57,10 +58,27 @@ function SecretOnce({ created, onDone }: { created: Created; onDone: () => void 
   );
 }
 
+/** Who may use this page, said plainly: checking, signed out, or signed in without the role. */
+function Access({ me }: { me: Me | null | undefined }) {
+  if (me === undefined) return <Status id="keys-access">Checking who is signed in…</Status>;
+  if (me === null) {
+    return (
+      <p id="keys-access">
+        API keys are managed by administrators. <a href={loginUrl('/keys')}>Sign in</a> with an account that has the admin role.
+      </p>
+    );
+  }
+  return (
+    <p id="keys-access" class="notice">
+      You are signed in as {displayName(me)}, who does not have the admin role, so you cannot see or manage API keys. Ask an administrator of
+      your identity provider to add you to the admin group, then sign in again.
+    </p>
+  );
+}
+
 export default function Keys() {
-  const [token, setToken] = useState('');
-  const [credential, setCredential] = useState<Credential | null>(null);
-  const tokenFields = useFieldErrors(['admin-token']);
+  const me = useMe();
+  const admin = !!me && hasScope(me, 'admin');
   const [keys, setKeys] = useState<Key[] | null>(null);
   const [listProblem, setListProblem] = useState<Problem | null>(null);
   const [busy, setBusy] = useState(false);
@@ -75,10 +93,10 @@ export default function Keys() {
   const [confirming, setConfirming] = useState<string | null>(null);
   const [notice, setNotice] = useState('');
 
-  async function list(c: Credential) {
+  async function list() {
     setBusy(true);
     try {
-      const r = await api<{ keys: Key[] }>('/api/admin/keys', { credential: c });
+      const r = await api<{ keys: Key[] }>('/api/admin/keys');
       setKeys(r.keys);
       setListProblem(null);
     } catch (e) {
@@ -90,19 +108,12 @@ export default function Keys() {
     }
   }
 
-  function takeToken(e: Event) {
-    e.preventDefault();
-    const t = tokenFields.check(parseSecret('admin-token', 'Admin access token', token, 16384));
-    if (!t) return;
-    const c: Credential = { kind: 'bearer', token: t.value };
-    setCredential(c);
-    setToken('');
-    list(c);
-  }
+  useEffect(() => {
+    if (admin) list();
+  }, [admin]);
 
   async function create(e: Event) {
     e.preventDefault();
-    if (!credential) return;
     setCreateProblem(null);
     setNotice('');
     const c = createFields.check(
@@ -116,10 +127,10 @@ export default function Keys() {
     if (!c) return;
     const { consumer: who, ...plan } = c.value;
     try {
-      const k = await api<Created>('/api/admin/keys', { method: 'POST', credential, body: { consumer: who, plan } });
+      const k = await api<Created>('/api/admin/keys', { method: 'POST', body: { consumer: who, plan } });
       setCreated(k);
       setConsumer('');
-      await list(credential);
+      await list();
     } catch (err) {
       if (!(err instanceof ApiFailure)) throw err;
       createFields.fromProblem(err.problem);
@@ -128,46 +139,22 @@ export default function Keys() {
   }
 
   async function revoke(k: Key) {
-    if (!credential) return;
     setConfirming(null);
     try {
-      await api(`/api/admin/keys/${encodeURIComponent(k.id)}`, { method: 'DELETE', credential });
+      await api(`/api/admin/keys/${encodeURIComponent(k.id)}`, { method: 'DELETE' });
       setNotice(`Revoked the key ${k.id} of ${k.consumer}. The edge stops accepting it within 5 minutes (its verdict cache).`);
     } catch (err) {
       if (!(err instanceof ApiFailure)) throw err;
       setListProblem(err.problem);
     }
-    await list(credential);
+    await list();
   }
 
   return (
     <>
       <h1 tabIndex={-1}>API keys</h1>
-      <section aria-labelledby="admin-title">
-        <h2 id="admin-title">Administrator</h2>
-        {!credential ? (
-          <form ref={tokenFields.form} id="admin-form" class="row" onSubmit={takeToken} noValidate>
-            <Field
-              id="admin-token"
-              label="Admin access token"
-              type="password"
-              value={token}
-              onInput={setToken}
-              error={tokenFields.errors['admin-token']}
-              hint="A bearer token with the admin scope from your identity provider. Kept in this page's memory only."
-            />
-            <button type="submit">Use token</button>
-          </form>
-        ) : (
-          <p>
-            Using an admin token.{' '}
-            <button type="button" onClick={() => (setCredential(null), setKeys(null), setCreated(null))}>
-              Forget it
-            </button>
-          </p>
-        )}
-      </section>
-      {credential && (
+      {!admin && <Access me={me} />}
+      {admin && (
         <section aria-labelledby="create-title">
           <h2 id="create-title">Create a key</h2>
           <form ref={createFields.form} id="create-form" class="grid" onSubmit={create} noValidate>
@@ -181,7 +168,7 @@ export default function Keys() {
           {created && <SecretOnce created={created} onDone={() => setCreated(null)} />}
         </section>
       )}
-      {credential && (
+      {admin && (
         <section aria-labelledby="keys-title" aria-busy={busy ? 'true' : 'false'}>
           <h2 id="keys-title">Keys</h2>
           <Status id="keys-status">{busy ? 'Loading…' : keys && keys.length === 0 ? 'No keys yet.' : keys ? `${keys.length} key(s).` : ''}</Status>

@@ -1,20 +1,21 @@
 // Orders: one partner's orders over an event-time range (the origin's by-event-time index),
 // paged with the origin's cursors, and the partner's rejected orders of the last 30 days.
 //
-// Partner routes answer a partner's own API key (the edge checks it, the origin requires the
-// key's consumer to be the partner in the path), so the page asks for that key. It stays in this
-// page's memory: never stored, gone when the page is left.
+// Partner routes answer the partner's API key or a signed-in user whose roles include
+// `partner:ID` (the origin checks it against the partner in the path). The page offers the
+// partners of the session's roles; no key is pasted or held by the page.
 
 import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
-import { ApiFailure, api, type Credential } from '../lib/api';
+import { ApiFailure, api, loginUrl } from '../lib/api';
 import { money, utc } from '../lib/format';
 import { recent, type Rejected } from '../lib/orders';
 import { answered, back, cursorOf, firstPage, forward, type Pager as PagerState } from '../lib/paging';
 import type { Problem } from '../lib/problem';
-import { all, parseId, parseSecret, parseTimeRange } from '../lib/validate';
+import { all, parseId, parseTimeRange } from '../lib/validate';
 import { Field, ProblemBox, Status, Table, useFieldErrors } from '../ui/forms';
 import { Pager } from '../ui/Pager';
+import { displayName, partnersOf, useMe, type Me } from '../ui/session';
 
 interface Order {
   sequenceNumber: number;
@@ -26,7 +27,6 @@ interface Order {
 }
 interface Query {
   partner: string;
-  credential: Credential;
   from?: string;
   to?: string;
 }
@@ -75,24 +75,42 @@ function ListSection<T>(p: { id: string; title: string; list: List<T>; none: str
   );
 }
 
+/** Who may use this page, said plainly: checking, signed out, or signed in without a partner role. */
+function Access({ me }: { me: Me | null | undefined }) {
+  if (me === undefined) return <Status id="orders-access">Checking who is signed in…</Status>;
+  if (me === null) {
+    return (
+      <p id="orders-access">
+        A partner's orders are shown to its own people. <a href={loginUrl('/orders')}>Sign in</a> with an account that has a partner role.
+      </p>
+    );
+  }
+  return (
+    <p id="orders-access" class="notice">
+      You are signed in as {displayName(me)}, who has no partner role (partner:ID), so there are no orders to show. Ask an administrator of your
+      identity provider to add you to your partner's group, then sign in again.
+    </p>
+  );
+}
+
 export default function Orders() {
-  const [partner, setPartner] = useState('');
-  const [key, setKey] = useState('');
+  const me = useMe();
+  const partners = me ? partnersOf(me) : [];
+  const [chosen, setPartner] = useState('');
+  const partner = chosen || partners[0] || '';
   const [from, setFrom] = useState('');
   const [to, setTo] = useState('');
-  const fields = useFieldErrors(['partner', 'key', 'from', 'to']);
+  const fields = useFieldErrors(['partner', 'from', 'to']);
   const [query, setQuery] = useState<Query | null>(null);
 
   const orders = usePagedList<Order>(async (q, cursor) => {
     const r = await api<{ orders: Order[]; next_cursor: string | null }>(`/api/partners/${q.partner}/orders`, {
-      credential: q.credential,
       query: { from: q.from, to: q.to, limit: PAGE_SIZE, cursor },
     });
     return { items: r.orders, next: r.next_cursor };
   });
   const rejected = usePagedList<Rejected>(async (q, cursor) => {
     const r = await api<{ errors: Rejected[]; next_cursor: string | null }>(`/api/partners/${q.partner}/errors`, {
-      credential: q.credential,
       query: { limit: PAGE_SIZE, cursor },
     });
     return { items: recent(r.errors, Date.now()), next: r.next_cursor };
@@ -105,9 +123,9 @@ export default function Orders() {
 
   function onSubmit(e: Event) {
     e.preventDefault();
-    const c = fields.check(all({ partner: parseId('partner', 'Partner', partner), key: parseSecret('key', 'Partner API key', key), range: parseTimeRange(from, to) }));
+    const c = fields.check(all({ partner: parseId('partner', 'Partner', partner), range: parseTimeRange(from, to) }));
     if (!c) return;
-    const q: Query = { partner: c.value.partner, credential: { kind: 'apiKey', key: c.value.key }, ...c.value.range };
+    const q: Query = { partner: c.value.partner, ...c.value.range };
     setQuery(q);
     loadOrders(q, firstPage());
     rejected.load(q, firstPage());
@@ -116,16 +134,40 @@ export default function Orders() {
   return (
     <>
       <h1 tabIndex={-1}>Orders</h1>
-      <section aria-labelledby="find-title">
+      {partners.length === 0 && <Access me={me} />}
+      {partners.length > 0 && <section aria-labelledby="find-title">
         <h2 id="find-title">Partner</h2>
         <form ref={fields.form} id="orders-form" class="grid" onSubmit={onSubmit} noValidate>
-          <Field id="partner" label="Partner" value={partner} onInput={setPartner} error={fields.errors.partner} />
-          <Field id="key" label="Partner API key" type="password" value={key} onInput={setKey} error={fields.errors.key} hint="Kept in this page's memory only." />
+          <div class="field">
+            <label for="partner">Partner</label>
+            <select
+              id="partner"
+              name="partner"
+              value={partner}
+              onChange={(e) => setPartner((e.target as HTMLSelectElement).value)}
+              aria-invalid={fields.errors.partner ? 'true' : undefined}
+              aria-describedby={fields.errors.partner ? 'partner-error' : 'partner-hint'}
+            >
+              {partners.map((p) => (
+                <option key={p} value={p}>
+                  {p}
+                </option>
+              ))}
+            </select>
+            <p class="hint" id="partner-hint">
+              The partners your account acts for (its partner roles).
+            </p>
+            {fields.errors.partner && (
+              <p class="error" id="partner-error">
+                {fields.errors.partner}
+              </p>
+            )}
+          </div>
           <Field id="from" label="Event time from (UTC)" type="datetime-local" value={from} onInput={setFrom} error={fields.errors.from} />
           <Field id="to" label="Event time to (UTC)" type="datetime-local" value={to} onInput={setTo} error={fields.errors.to} />
           <button type="submit">Show orders</button>
         </form>
-      </section>
+      </section>}
       {query && (
         <ListSection id="orders" title={`Orders of ${query.partner}`} list={orders.list} none="No orders in this range." some="order(s)" query={query} load={loadOrders}>
           <Table id="orders" label="Orders table" caption="Orders by event time" head={['Sequence', 'Event time', 'Items', 'Total', 'Received']}>

@@ -61,6 +61,8 @@ export default function Overview() {
                 <dd>{me.email}</dd>
               </>
             )}
+            <dt>Roles</dt>
+            <dd id="who-roles">{me.scopes?.length ? me.scopes.join(', ') : 'none'}</dd>
             <dt>Session ends</dt>
             <dd>{utcSeconds(me.session_expires_at)}</dd>
           </dl>

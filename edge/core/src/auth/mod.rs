@@ -15,7 +15,9 @@
 pub mod jwt;
 mod lru;
 pub mod oidc;
+pub mod roles;
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
@@ -51,8 +53,6 @@ const JWKS_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Identity {
     pub headers: Vec<(HeaderName, HeaderValue)>,
-    /// `Set-Cookie` values for the response (a renewed session).
-    pub set_cookies: Vec<HeaderValue>,
     /// What admitted the request, for the access log: `jwt:<provider>`, `api_key`, `session`,
     /// joined with `+` for `all_of`.
     pub via: Option<String>,
@@ -73,7 +73,6 @@ impl Identity {
             (a, b) => a.or(b),
         };
         self.signature = self.signature.or(other.signature);
-        self.set_cookies.extend(other.set_cookies);
         for (k, v) in other.headers {
             if !self.headers.iter().any(|(h, _)| *h == k) {
                 self.headers.push((k, v));
@@ -89,6 +88,9 @@ pub enum AuthError {
     InvalidToken(JwtError),
     #[error("the token lacks the scope {0}")]
     InsufficientScope(String),
+    /// A session whose user lacks a required scope (a role from `[auth.oidc] roles_claim`).
+    #[error("the signed-in user lacks the scope {0}")]
+    SessionLacksScope(String),
     #[error("no API key")]
     MissingApiKey,
     #[error("the API key is not valid")]
@@ -98,6 +100,11 @@ pub enum AuthError {
     Unavailable(String),
     #[error("{0}")]
     NoSession(&'static str),
+    /// A write (POST, PUT, PATCH, DELETE) authenticated by the session cookie but not sent by
+    /// this site's own pages: the cookie is `SameSite=Lax`, which still lets a same-site page
+    /// (another subdomain) send it (answered 403).
+    #[error("a write with the session cookie is only accepted from this site's own pages")]
+    CrossSite,
 }
 
 impl AuthError {
@@ -115,7 +122,7 @@ impl AuthError {
 
     pub fn status(&self) -> StatusCode {
         match self {
-            AuthError::InsufficientScope(_) => StatusCode::FORBIDDEN,
+            AuthError::InsufficientScope(_) | AuthError::SessionLacksScope(_) | AuthError::CrossSite => StatusCode::FORBIDDEN,
             AuthError::NoSession(_) => StatusCode::UNAUTHORIZED,
             AuthError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::UNAUTHORIZED,
@@ -130,7 +137,7 @@ impl AuthError {
                 Some(format!("Bearer error=\"insufficient_scope\", error_description=\"the token lacks the scope {s}\", scope=\"{s}\""))
             }
             AuthError::MissingApiKey | AuthError::InvalidApiKey => Some("ApiKey realm=\"verge\"".to_owned()),
-            AuthError::Unavailable(_) => None,
+            AuthError::Unavailable(_) | AuthError::CrossSite | AuthError::SessionLacksScope(_) => None,
             AuthError::NoSession(_) => Some("Session realm=\"verge\", login=\"/auth/login\"".to_owned()),
         }
     }
@@ -244,6 +251,7 @@ pub(crate) fn resolve_oidc(
         scopes: o.scopes.clone(),
         session_ttl: o.session_ttl,
         public_url,
+        roles_claim: o.roles_claim.clone(),
         provider,
         keys: oidc::ResolvedOidc::cookie_keys(&strong_secret("[auth.oidc] session_secret", &o.session_secret, get(&o.session_secret)?)?),
     }))
@@ -313,6 +321,15 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// What an evaluation leaves for the answer whatever its outcome: a renewed session's cookie
+/// (the issuer may have rotated the refresh token, so it must reach the browser even when the
+/// request is then refused, e.g. for a missing scope) and notes for the access log.
+#[derive(Debug, Default)]
+pub struct Issued {
+    pub cookies: Vec<HeaderValue>,
+    pub notes: Vec<String>,
+}
+
 /// Everything one evaluation needs.
 pub struct Authenticator<'a, U: Upstream + Pause, V: jwt::Verifier> {
     pub verifier: &'a V,
@@ -325,6 +342,9 @@ pub struct Authenticator<'a, U: Upstream + Pause, V: jwt::Verifier> {
     pub up: &'a U,
     pub now: SystemTime,
     pub request_id: &'a str,
+    /// The request's method: a session admits a write only from this site's own pages.
+    pub method: &'a http::Method,
+    pub issued: RefCell<Issued>,
 }
 
 type Eval<'b> = Pin<Box<dyn Future<Output = Result<Identity, AuthError>> + 'b>>;
@@ -336,7 +356,7 @@ impl<U: Upstream + Pause, V: jwt::Verifier> Authenticator<'_, U, V> {
             match rule {
                 AuthRule::None => Ok(Identity::default()),
                 AuthRule::ApiKey => self.api_key(headers).await.map(|id| id.admitted_by("api_key")),
-                AuthRule::Session => self.session(headers).await.map(|id| id.admitted_by("session")),
+                AuthRule::Session { scopes } => self.session(headers, scopes).await.map(|id| id.admitted_by("session")),
                 AuthRule::Jwt { providers, scopes } => self.jwt_any(providers, scopes, headers).await,
                 AuthRule::AnyOf(rules) => {
                     let mut worst: Option<AuthError> = None;

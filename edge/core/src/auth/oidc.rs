@@ -7,13 +7,18 @@
 //! - `GET /auth/callback`: checks `state`, exchanges the code (with the verifier), validates the
 //!   ID token (signature via the issuer's JWKS, `iss`, `aud`, `exp`, `nonce`), sets
 //!   `__Host-verge-session` and redirects to `return_to` (same-origin paths only).
-//! - `GET /auth/me`: the user's public profile; `POST /auth/logout` (same-origin only): revokes
+//! - `GET /auth/me`: the user's public profile and scopes; `POST /auth/logout` (same-origin only): revokes
 //!   the refresh token where the issuer offers revocation, clears the session and ends the
 //!   issuer's where it offers `end_session_endpoint`.
 //! - `auth = "session"` on a behaviour: the session's identity, renewed with the refresh token
 //!   shortly before the access token expires; once per session at a time on an instance
 //!   (concurrent requests wait for the renewal and reuse it), and the renewed cookie goes on the
-//!   answer whatever it is, errors included ([`crate::stages::finish`]).
+//!   answer whatever it is, errors included ([`crate::stages::finish`]). A write (any method but
+//!   GET, HEAD, OPTIONS, TRACE) must come from this site's own pages ([`same_origin`]), else 403.
+//! - Scopes: with `roles_claim`, the ID token's roles ([`super::roles`]) are sealed into the
+//!   session, required by `{ session = true, scopes = [...] }` and forwarded as
+//!   `x-verge-scopes`. A renewal whose answer has a new ID token takes them from it (verified
+//!   like the first, same `sub`); one without keeps them.
 //!
 //! Cookies are AES-256-GCM sealed. The session secret (at least 32 bytes of key material, see
 //! `verge_signing::secret`) is never a key itself: HKDF-SHA256 derives one key per purpose (the
@@ -43,6 +48,9 @@ const LOGIN_TTL: Duration = Duration::from_secs(600);
 const REFRESH_AHEAD: Duration = Duration::from_secs(60);
 const DISCOVERY_TTL: Duration = Duration::from_secs(3600);
 const IDP_TIMEOUT: Duration = Duration::from_secs(10);
+/// Where a renewal's token response carries the roles of its verified new ID token (the ID
+/// token itself is not kept).
+const RENEWED_ROLES: &str = "verge_roles";
 
 /// The login settings with references resolved.
 #[derive(Clone)]
@@ -53,6 +61,8 @@ pub struct ResolvedOidc {
     pub scopes: Vec<String>,
     pub session_ttl: Duration,
     pub public_url: Option<String>,
+    /// The ID-token claim whose values are the session's scopes.
+    pub roles_claim: Option<String>,
     /// Index of the ID-token provider among the JWT providers.
     pub provider: usize,
     pub(crate) keys: CookieKeys,
@@ -382,15 +392,27 @@ impl<U: Upstream + crate::cache::flight::Pause, V: super::jwt::Verifier> Authent
         if claims["nonce"].as_str() != login["n"].as_str() {
             return Err(LoginError::BadIdToken("the nonce does not match".into()));
         }
-        let session = self.new_session(o, &claims, &tokens, self.now + o.session_ttl);
+        let roles = self.roles(o, &claims).unwrap_or_default();
+        let session = self.new_session(o, &claims, &tokens, self.now + o.session_ttl, &roles);
         let return_to = safe_return_to(login["r"].as_str());
         Ok(redirect(&return_to, vec![session, clear_cookie(LOGIN_COOKIE)]))
     }
 
-    fn new_session(&self, o: &ResolvedOidc, claims: &Value, tokens: &Value, session_end: SystemTime) -> HeaderValue {
+    /// The roles in an ID token's claims, when `roles_claim` is set; values dropped for their
+    /// form or number are noted for the log line.
+    fn roles(&self, o: &ResolvedOidc, claims: &Value) -> Option<Vec<String>> {
+        let claim = o.roles_claim.as_deref()?;
+        let r = super::roles::from_claims(claims, claim);
+        if let Some(note) = r.note(claim) {
+            self.issued.borrow_mut().notes.push(note);
+        }
+        Some(r.roles)
+    }
+
+    fn new_session(&self, o: &ResolvedOidc, claims: &Value, tokens: &Value, session_end: SystemTime, roles: &[String]) -> HeaderValue {
         let expires_in = tokens["expires_in"].as_u64().unwrap_or(300);
         let s = json!({
-            "sub": claims["sub"], "email": claims["email"], "name": claims["name"],
+            "sub": claims["sub"], "email": claims["email"], "name": claims["name"], "sc": roles,
             "at": tokens["access_token"], "rt": tokens["refresh_token"],
             "ax": secs(self.now).saturating_add(expires_in), "sx": secs(session_end),
         });
@@ -410,24 +432,61 @@ impl<U: Upstream + crate::cache::flight::Pause, V: super::jwt::Verifier> Authent
         Ok(s)
     }
 
-    /// `auth = "session"`: the session's identity, renewed with the refresh token when the access
-    /// token is about to expire. A session whose renewal the issuer refuses has ended.
-    pub(super) async fn session(&self, headers: &HeaderMap) -> Result<Identity, AuthError> {
+    /// A session: the session's identity holding every scope in `required`, renewed with the
+    /// refresh token when the access token is about to expire. A session whose renewal the
+    /// issuer refuses has ended. A write not from this site's own pages is refused before any
+    /// renewal: `SameSite=Lax` keeps other sites' requests from carrying the cookie, not those of
+    /// a same-site page (another subdomain of the same registrable domain).
+    pub(super) async fn session(&self, headers: &HeaderMap, required: &[String]) -> Result<Identity, AuthError> {
         let o = self.oidc.ok_or(AuthError::NoSession("no session"))?;
         let s = self.open_session(o, headers)?;
-        let mut identity = Identity::default();
+        if !self.method.is_safe() && !Self::public_base(o, headers).is_ok_and(|base| same_origin(&base, headers)) {
+            return Err(AuthError::CrossSite);
+        }
+        let mut roles = super::roles::from_session(&s["sc"]);
         if s["ax"].as_u64().unwrap_or(0) <= secs(self.now + REFRESH_AHEAD) {
             let rt = s["rt"].as_str().ok_or(AuthError::NoSession("the session has expired"))?;
-            let tokens = self.renew(o, rt).await?;
+            let tokens = self.renew(o, rt, &s["sub"]).await?;
+            if let Some(renewed) = tokens.get(RENEWED_ROLES) {
+                roles = super::roles::from_session(renewed);
+            }
             let session_end = UNIX_EPOCH.checked_add(Duration::from_secs(s["sx"].as_u64().unwrap_or(0))).unwrap_or(self.now);
-            identity.set_cookies.push(self.new_session(o, &s, &tokens, session_end));
+            // Issued whatever happens next: a refusal for a scope must not lose a rotated token.
+            self.issued.borrow_mut().cookies.push(self.new_session(o, &s, &tokens, session_end, &roles));
         }
+        if let Some(missing) = required.iter().find(|r| !roles.contains(r)) {
+            return Err(AuthError::SessionLacksScope(missing.clone()));
+        }
+        let mut identity = Identity::default();
         for (name, claim) in [(super::USER, "sub"), ("x-verge-email", "email")] {
             if let Some(v) = s[claim].as_str().and_then(|v| HeaderValue::from_str(v).ok()) {
                 identity.headers.push((HeaderName::from_static(name), v));
             }
         }
+        if let Some(v) = (!roles.is_empty()).then(|| roles.join(" ")).and_then(|r| HeaderValue::from_str(&r).ok()) {
+            identity.headers.push((HeaderName::from_static(super::SCOPES), v));
+        }
         Ok(identity)
+    }
+
+    /// A renewal's new ID token, when the issuer sent one and roles are configured: verified as
+    /// at the callback (signature, `iss`, `aud`, `exp`) and for the same `sub` (OIDC Core
+    /// 12.2); its roles go into the token response under [`RENEWED_ROLES`]. One that fails ends
+    /// the session (the issuer's JWKS being unreachable is a 503, not an end).
+    async fn renewed_roles(&self, o: &ResolvedOidc, tokens: &mut Value, sub: &Value) -> Result<(), AuthError> {
+        let Some(id_token) = tokens.as_object_mut().and_then(|m| m.remove("id_token")) else { return Ok(()) };
+        let (Some(id_token), Some(_)) = (id_token.as_str(), o.roles_claim.as_ref()) else { return Ok(()) };
+        let (_, _, claims, _) = self.verify_token(o.provider, id_token).await.map_err(|e| match e {
+            AuthError::Unavailable(why) => AuthError::Unavailable(why),
+            _ => AuthError::NoSession("the session has expired"),
+        })?;
+        if claims["sub"] != *sub {
+            return Err(AuthError::NoSession("the session has expired"));
+        }
+        if let Some(roles) = self.roles(o, &claims) {
+            tokens[RENEWED_ROLES] = json!(roles);
+        }
+        Ok(())
     }
 
     /// The session's renewal, once per session at a time on this instance: concurrent requests
@@ -436,7 +495,7 @@ impl<U: Upstream + crate::cache::flight::Pause, V: super::jwt::Verifier> Authent
     /// rotate refresh tokens refuse the old one after first use, so a second renewal with it
     /// would end the session. (Across instances this cannot be promised: Workers isolates and
     /// Spin instances share no memory; each renews at most once.)
-    async fn renew(&self, o: &ResolvedOidc, rt: &str) -> Result<Value, AuthError> {
+    async fn renew(&self, o: &ResolvedOidc, rt: &str, sub: &Value) -> Result<Value, AuthError> {
         use crate::cache::flight::Joined;
         let key = verge_signing::sha256_hex(rt.as_bytes());
         let reuse = || {
@@ -478,6 +537,7 @@ impl<U: Upstream + crate::cache::flight::Pause, V: super::jwt::Verifier> Authent
         if tokens["refresh_token"].is_null() {
             tokens["refresh_token"] = Value::String(rt.to_owned());
         }
+        self.renewed_roles(o, &mut tokens, sub).await?;
         let expires_in = tokens["expires_in"].as_u64().unwrap_or(300);
         if let Some(expires) = self.now.checked_add(Duration::from_secs(expires_in)) {
             lock(&self.state.renewed).insert(key, (tokens.clone(), expires));
@@ -488,7 +548,9 @@ impl<U: Upstream + crate::cache::flight::Pause, V: super::jwt::Verifier> Authent
     async fn me(&self, o: &ResolvedOidc, headers: &HeaderMap) -> Response<Bytes> {
         match self.open_session(o, headers) {
             Ok(s) => {
-                let body = json!({ "sub": s["sub"], "email": s["email"], "name": s["name"], "session_expires_at": s["sx"] });
+                let scopes = super::roles::from_session(&s["sc"]);
+                let body =
+                    json!({ "sub": s["sub"], "email": s["email"], "name": s["name"], "scopes": scopes, "session_expires_at": s["sx"] });
                 let mut r = Response::new(Bytes::from(body.to_string()));
                 r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
                 r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -549,7 +611,7 @@ fn is_loopback(host: &str) -> bool {
 /// Whether a state-changing request comes from the site's own pages: `Sec-Fetch-Site:
 /// same-origin` where the browser sends it, and an `Origin` equal to the site's where it sends
 /// that; at least one of them must be there (every current browser sends `Origin` on a POST).
-fn same_origin(base: &str, headers: &HeaderMap) -> bool {
+pub(crate) fn same_origin(base: &str, headers: &HeaderMap) -> bool {
     let site = headers.get("sec-fetch-site").map(|v| v.as_bytes());
     let origin = headers.get(header::ORIGIN).map(|v| v.as_bytes());
     // The site's origin: scheme and authority of the public base URL, without any path.

@@ -165,6 +165,8 @@ struct World {
     /// Refresh-token grants and revocation requests the issuer received (their form bodies).
     refreshes: RefCell<Vec<String>>,
     revocations: RefCell<Vec<String>>,
+    /// An ID token the token endpoint returns with renewals (none when unset).
+    id_token: RefCell<Option<String>>,
 }
 
 impl World {
@@ -178,6 +180,7 @@ impl World {
             origin_down: Cell::new(false),
             refreshes: RefCell::default(),
             revocations: RefCell::default(),
+            id_token: RefCell::default(),
         }
     }
 }
@@ -220,7 +223,11 @@ impl BufferedUpstream for World {
                     r.len()
                 };
                 YieldOnce(false).await;
-                ok(200, json!({ "access_token": format!("at-{n}"), "refresh_token": format!("rt-{n}"), "expires_in": 300 }).to_string())
+                let mut tokens = json!({ "access_token": format!("at-{n}"), "refresh_token": format!("rt-{n}"), "expires_in": 300 });
+                if let Some(t) = self.id_token.borrow().clone() {
+                    tokens["id_token"] = t.into();
+                }
+                ok(200, tokens.to_string())
             }
             (Some("id.test"), "/revoke") => {
                 self.revocations.borrow_mut().push(String::from_utf8_lossy(req.body()).into_owned());
@@ -958,3 +965,5 @@ fn the_oidc_issuer_is_compared_exactly_with_a_hint_for_a_trailing_slash() {
     let why = handled.log.error.clone().unwrap_or_default();
     assert!(why.contains("trailing slash") && why.contains("\"http://id.test\""), "{why}");
 }
+
+mod sessions;

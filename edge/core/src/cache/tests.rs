@@ -8,7 +8,7 @@ use http::{Request, Response};
 
 use crate::config::Reference;
 use crate::tests::{block_on, run_all, YieldOnce};
-use crate::{Edge, Handled, Platform, UpstreamError};
+use crate::{Body, Capped, Edge, Handled, Platform, UpstreamError};
 
 const START: u64 = 1_800_000_000;
 
@@ -122,6 +122,11 @@ impl Platform for World {
 
     async fn read(&self, body: Bytes) -> Result<Bytes, UpstreamError> {
         Ok(body)
+    }
+
+    /// As a streaming runtime reads: past `max`, the body goes back to be relayed.
+    async fn read_capped(&self, body: Bytes, max: usize) -> Result<Capped<Bytes>, UpstreamError> {
+        Ok(if body.len() > max { Capped::Over(body) } else { Capped::Whole(body) })
     }
 
     /// A timer that lets every other task run once (the clock stands still meanwhile).
@@ -430,6 +435,25 @@ fn oversized_objects_pass_uncached() {
     assert!(status(&h).contains("detail=too-large"), "{}", status(&h));
     serve(&e, &w, req("/api/stats/big", &[]));
     assert_eq!(w.calls(), 2);
+}
+
+#[test]
+fn an_oversized_body_without_a_length_is_relayed_not_held() {
+    let cfg = format!("[edge]\ncache_max_object_bytes = 1024\n{CONFIG}");
+    let e = edge_with(&cfg);
+    // No Content-Length (chunked): only reading tells the size.
+    let w = World::new(|req, _| Ok(ok("max-age=60", &if req.uri().path().ends_with("big") { "x".repeat(4096) } else { "small".into() })));
+    let h = serve(&e, &w, req("/api/stats/big", &[]));
+    assert!(status(&h).contains("detail=too-large"), "{}", status(&h));
+    match h.response.body() {
+        Body::Origin(b) => assert_eq!(b.len(), 4096, "every byte relayed"),
+        Body::Full(_) => panic!("an oversized body was held whole instead of relayed"),
+    }
+    serve(&e, &w, req("/api/stats/big", &[]));
+    assert_eq!(w.calls(), 2, "nothing stored");
+    // A small one without a length is still stored.
+    serve(&e, &w, req("/api/stats/small", &[]));
+    assert!(status(&serve(&e, &w, req("/api/stats/small", &[]))).contains("hit"));
 }
 
 #[test]

@@ -10,10 +10,16 @@
 //! [auth.api_key]
 //! origin = "api"            # the http origin that answers /api/keys/lookup
 //!
+//! [auth.oidc]
+//! issuer = "https://id.example.com"
+//! client_id = "verge-web"
+//! session_secret = { secret = "VERGE_SESSION_SECRET" }
+//! roles_claim = "groups"    # the ID token's claim whose values are the session's scopes
+//!
 //! [[behaviours]]
 //! path = "/api/admin/*"
 //! origin = "api"
-//! auth = { jwt = ["main"], scopes = ["admin"] }
+//! auth = { any_of = [{ session = true, scopes = ["admin"] }, { jwt = ["main"], scopes = ["admin"] }] }
 //! ```
 
 use std::time::Duration;
@@ -95,6 +101,9 @@ pub struct OidcConfig {
     pub session_ttl: Duration,
     /// The edge's public base URL, for the redirect URI; without it, taken from `Host`.
     pub public_url: Option<Setting>,
+    /// The ID-token claim whose values become the session's scopes (`groups`,
+    /// `cognito:groups`); `None`: sessions carry no scopes.
+    pub roles_claim: Option<String>,
 }
 
 /// What a behaviour requires.
@@ -108,8 +117,11 @@ pub enum AuthRule {
         scopes: Vec<String>,
     },
     ApiKey,
-    /// A session from the edge's OIDC login.
-    Session,
+    /// A session from the edge's OIDC login holding every listed scope (from
+    /// [`OidcConfig::roles_claim`]).
+    Session {
+        scopes: Vec<String>,
+    },
     AnyOf(Vec<AuthRule>),
     AllOf(Vec<AuthRule>),
 }
@@ -214,7 +226,7 @@ fn parse_oidc(ck: &mut Checker<'_>, node: Node<'_, '_>) -> Option<OidcConfig> {
         table,
         "[auth.oidc]",
         // `rate_limits` (limits on the login routes) is read by `config::ratelimit`.
-        &["issuer", "client_id", "client_secret", "session_secret", "scopes", "session_ttl_s", "public_url", "rate_limits"],
+        &["issuer", "client_id", "client_secret", "session_secret", "scopes", "session_ttl_s", "public_url", "roles_claim", "rate_limits"],
     );
     let issuer = f.require(ck, "issuer", "issuer = \"https://id.example.com\"").and_then(|n| ck.setting(n, SettingKind::Url));
     let client_id = f.require(ck, "client_id", "client_id = \"verge-web\"").and_then(|n| ck.setting(n, SettingKind::Text));
@@ -240,6 +252,21 @@ fn parse_oidc(ck: &mut Checker<'_>, node: Node<'_, '_>) -> Option<OidcConfig> {
         Some(n) => Some(ck.setting(n, SettingKind::Url)?),
         None => None,
     };
+    let roles_claim = match f.take("roles_claim") {
+        Some(n) => {
+            let c = ck.string(n)?;
+            if c.is_empty() || c.len() > 128 || !c.bytes().all(|b| b.is_ascii_graphic()) {
+                ck.error(
+                    n.span,
+                    format!("roles_claim {c:?} is not a claim name"),
+                    "name the ID token's claim, e.g. \"groups\" or \"cognito:groups\"",
+                );
+                return None;
+            }
+            Some(c)
+        }
+        None => None,
+    };
     Some(OidcConfig {
         issuer: issuer?,
         client_id: client_id?,
@@ -248,6 +275,7 @@ fn parse_oidc(ck: &mut Checker<'_>, node: Node<'_, '_>) -> Option<OidcConfig> {
         scopes: scopes?,
         session_ttl: session_ttl?,
         public_url,
+        roles_claim,
     })
 }
 
@@ -467,16 +495,7 @@ pub(super) fn parse_rule(ck: &mut Checker<'_>, n: Node<'_, '_>, auth: &AuthConfi
             "none" => Some(AuthRule::None),
             "api_key" if auth.api_key.is_some() => Some(AuthRule::ApiKey),
             "api_key" if auth.broken.iter().any(|b| b == "api_key") => None,
-            "session" if auth.oidc.is_some() => Some(AuthRule::Session),
-            "session" if auth.broken.iter().any(|b| b == "oidc") => None,
-            "session" => {
-                ck.error(
-                    n.span,
-                    "auth = \"session\" but there is no [auth.oidc]",
-                    "add [auth.oidc] with issuer, client_id and session_secret",
-                );
-                None
-            }
+            "session" => session_rule(ck, n, auth, None),
             "api_key" => {
                 ck.error(n.span, "auth = \"api_key\" but there is no [auth.api_key]", "add [auth.api_key] with origin = \"NAME\"");
                 None
@@ -485,17 +504,25 @@ pub(super) fn parse_rule(ck: &mut Checker<'_>, n: Node<'_, '_>, auth: &AuthConfi
                 ck.error(
                     n.span,
                     format!("unknown auth {other:?}"),
-                    "use \"none\", \"api_key\", { jwt = [\"NAME\"] }, { any_of = [...] } or { all_of = [...] }",
+                    "use \"none\", \"api_key\", \"session\", { jwt = [\"NAME\"] }, { session = true }, { any_of = [...] } or { all_of = [...] }",
                 );
                 None
             }
         },
         toml::de::DeValue::Table(_) => {
             let t = ck.table(n, "auth")?;
-            let mut f = Fields::new(ck, t, "auth", &["jwt", "scopes", "any_of", "all_of"]);
-            let (jwt, scopes, any, all) = (f.take("jwt"), f.take("scopes"), f.take("any_of"), f.take("all_of"));
-            match (jwt, any, all) {
-                (Some(j), None, None) => {
+            let mut f = Fields::new(ck, t, "auth", &["jwt", "session", "scopes", "any_of", "all_of"]);
+            let (jwt, session, scopes) = (f.take("jwt"), f.take("session"), f.take("scopes"));
+            let (any, all) = (f.take("any_of"), f.take("all_of"));
+            match (jwt, session, any, all) {
+                (None, Some(s), None, None) => {
+                    if !ck.boolean(s)? {
+                        ck.error(s.span, "session = false admits nobody", "write session = true, or leave this requirement out");
+                        return None;
+                    }
+                    session_rule(ck, s, auth, scopes)
+                }
+                (Some(j), None, None, None) => {
                     let names = strings(ck, j, "jwt")?;
                     let mut providers = Vec::new();
                     for name in names {
@@ -525,7 +552,7 @@ pub(super) fn parse_rule(ck: &mut Checker<'_>, n: Node<'_, '_>, auth: &AuthConfi
                     };
                     Some(AuthRule::Jwt { providers, scopes })
                 }
-                (None, Some(list), None) | (None, None, Some(list)) if scopes.is_none() => {
+                (None, None, Some(list), None) | (None, None, None, Some(list)) if scopes.is_none() => {
                     let items = ck.array(list, "any_of")?;
                     let mut rules = Vec::new();
                     for i in items {
@@ -540,8 +567,8 @@ pub(super) fn parse_rule(ck: &mut Checker<'_>, n: Node<'_, '_>, auth: &AuthConfi
                 _ => {
                     ck.error(
                         n.span,
-                        "auth takes one of jwt (with optional scopes), any_of or all_of",
-                        "write auth = { jwt = [\"NAME\"], scopes = [\"read\"] }",
+                        "auth takes one of jwt or session (each with optional scopes), any_of or all_of",
+                        "write auth = { jwt = [\"NAME\"], scopes = [\"read\"] } or auth = { session = true, scopes = [\"admin\"] }",
                     );
                     None
                 }
@@ -552,4 +579,35 @@ pub(super) fn parse_rule(ck: &mut Checker<'_>, n: Node<'_, '_>, auth: &AuthConfi
             None
         }
     }
+}
+
+/// `"session"` or `{ session = true, scopes = [...] }`: needs `[auth.oidc]`, and scopes need its
+/// `roles_claim` (without it no session has any, and the requirement would admit nobody).
+fn session_rule(ck: &mut Checker<'_>, n: Node<'_, '_>, auth: &AuthConfig, scopes: Option<Node<'_, '_>>) -> Option<AuthRule> {
+    let Some(oidc) = &auth.oidc else {
+        if !auth.broken.iter().any(|b| b == "oidc") {
+            ck.error(
+                n.span,
+                "auth requires a session but there is no [auth.oidc]",
+                "add [auth.oidc] with issuer, client_id and session_secret",
+            );
+        }
+        return None;
+    };
+    let scopes = match scopes {
+        None => Vec::new(),
+        Some(s) => {
+            let list = strings(ck, s, "scopes")?;
+            if oidc.roles_claim.is_none() {
+                ck.error(
+                    s.span,
+                    "session scopes come from [auth.oidc] roles_claim, which is not set: no session would have them",
+                    "add roles_claim = \"groups\" (the ID token's claim listing the user's roles) to [auth.oidc]",
+                );
+                return None;
+            }
+            list
+        }
+    };
+    Some(AuthRule::Session { scopes })
 }

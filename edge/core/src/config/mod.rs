@@ -113,6 +113,9 @@ pub struct Limits {
     pub max_header_bytes: usize,
     /// The request's number of header fields; more answers 431.
     pub max_header_count: usize,
+    /// Of requests answered without a failure, the percentage whose access log line is written
+    /// (every 5xx and edge failure always is). 100 by default.
+    pub access_log_sample_percent: u8,
 }
 
 impl Default for Limits {
@@ -125,6 +128,7 @@ impl Default for Limits {
             compress: true,
             max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
             max_header_count: DEFAULT_MAX_HEADER_COUNT,
+            access_log_sample_percent: 100,
         }
     }
 }
@@ -418,6 +422,7 @@ fn parse_limits(ck: &mut Checker<'_>, node: Node<'_, '_>) -> Option<Limits> {
         "max_header_bytes",
         "max_header_count",
         "compress",
+        "access_log_sample_percent",
     ];
     let mut f = Fields::new(ck, table, "[edge]", &keys);
     let url = f.take("max_url_bytes").and_then(|n| ck.int_in(n, 256, 65_536)).unwrap_or(DEFAULT_MAX_URL_BYTES as i64);
@@ -428,7 +433,9 @@ fn parse_limits(ck: &mut Checker<'_>, node: Node<'_, '_>) -> Option<Limits> {
     let compress = f.take("compress").and_then(|n| ck.boolean(n)).unwrap_or(true);
     let header_bytes = f.take("max_header_bytes").and_then(|n| ck.int_in(n, 1024, 256 * 1024)).unwrap_or(DEFAULT_MAX_HEADER_BYTES as i64);
     let header_count = f.take("max_header_count").and_then(|n| ck.int_in(n, 16, 1000)).unwrap_or(DEFAULT_MAX_HEADER_COUNT as i64);
+    let log_sample = f.take("access_log_sample_percent").and_then(|n| ck.int_in(n, 0, 100)).unwrap_or(100);
     Some(Limits {
+        access_log_sample_percent: log_sample as u8,
         max_header_bytes: header_bytes as usize,
         max_header_count: header_count as usize,
         max_url_bytes: url as usize,

@@ -39,7 +39,8 @@ pub enum KeyPart {
     Ip,
     /// The JWT or session subject (`x-verge-user`).
     Sub,
-    /// The API key's consumer (`x-verge-consumer`).
+    /// The API key's consumer (`x-verge-consumer`); for a caller without an API key, its user
+    /// (`user:SUB`, a session's or a JWT's subject).
     Consumer,
     Header(HeaderName),
     Cookie(String),

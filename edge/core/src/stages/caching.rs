@@ -34,7 +34,7 @@ use crate::config::auth::AuthRule;
 use crate::config::cache::CachePolicy;
 use crate::platform::{Out, Platform};
 use crate::problem::EdgeError;
-use crate::upstream::Body;
+use crate::upstream::{Body, Capped};
 
 /// What the lookup leaves for [`fill`].
 pub(crate) struct Pending<'e> {
@@ -185,7 +185,11 @@ pub(crate) async fn purge<P: Platform>(cx: &mut Ctx<'_, P>) -> Result<(), Stop<P
         return Err(EdgeError::MethodNotAllowed { method: cx.req.method().to_string(), allow: "POST".into() }.into());
     }
     let out = Out(cx.platform);
-    let mut identity = cx.authenticator(&out).evaluate(&cfg.auth, cx.req.headers()).await.map_err(EdgeError::Auth)?;
+    let auth = cx.authenticator(&out);
+    let checked = auth.evaluate(&cfg.auth, cx.req.headers()).await;
+    let issued = auth.issued.into_inner();
+    cx.absorb(issued);
+    let mut identity = checked.map_err(EdgeError::Auth)?;
     cx.ex.log.auth = identity.via.take();
     cx.ex.log.signature = identity.signature;
     let request = purge::PurgeRequest::parse(cx.req.body()).map_err(EdgeError::Malformed)?;
@@ -270,6 +274,18 @@ async fn refresh<'e, P: Platform>(
     let _ = fill(&mut cx, outcome).await;
 }
 
+/// An answer too big to keep, relayed as it comes (without its body for HEAD).
+fn too_large<B>(
+    ex: &mut Exchange<'_>,
+    status: CacheStatus,
+    parts: http::response::Parts,
+    body: Body<B>,
+    is_head: bool,
+) -> Response<Body<B>> {
+    ex.cache = Some((CacheStatus { detail: Some("too-large"), ..status }, std::time::Duration::ZERO));
+    Response::from_parts(parts, if is_head { Body::Full(Bytes::new()) } else { body })
+}
+
 /// Answers from an entry and notes the cache's part for the finishing step.
 fn answer<B>(ex: &mut Exchange<'_>, method: &Method, client: &HeaderMap, entry: &Entry, status: CacheStatus, now: SystemTime) -> Stop<B> {
     ex.cache = Some((status, entry.age(now)));
@@ -332,15 +348,16 @@ pub(crate) async fn fill<P: Platform>(
     let declared = parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     let is_head = pending.method == Method::HEAD;
     if declared.is_some_and(|n| n > max as u64) {
-        // Too big to keep: relayed as it comes (without its body for HEAD).
-        pending.status.detail = Some("too-large");
-        cx.ex.cache = Some((pending.status, std::time::Duration::ZERO));
-        let body = if is_head { Body::Full(Bytes::new()) } else { body };
-        return Ok(Response::from_parts(parts, body));
+        return Ok(too_large(&mut cx.ex, pending.status, parts, body, is_head));
     }
+    // A body of unknown length is read up to the object limit and relayed past it: never held
+    // whole, whatever the origin sends.
     let bytes = match body {
         Body::Full(b) => b,
-        Body::Origin(b) => cx.platform.read(b).await.map_err(|e| Stop::Error(crate::forward::upstream_error(e)))?,
+        Body::Origin(b) => match cx.platform.read_capped(b, max).await.map_err(|e| Stop::Error(crate::forward::upstream_error(e)))? {
+            Capped::Whole(b) => b,
+            Capped::Over(rest) => return Ok(too_large(&mut cx.ex, pending.status, parts, Body::Origin(rest), is_head)),
+        },
     };
     let entry = Entry {
         status: parts.status,

@@ -22,7 +22,21 @@ use crate::Handled;
 const CACHE_STATUS: HeaderName = HeaderName::from_static("cache-status");
 
 pub(crate) fn finish<'e, B>(ex: Exchange<'e>, outcome: Result<Response<Body<B>>, EdgeError>, ended: Option<SystemTime>) -> Handled<'e, B> {
-    let Exchange { request_id, mut log, started, route, set_cookies, cache, background, ratelimit, trace: _, cors, timings } = ex;
+    let Exchange {
+        request_id,
+        mut log,
+        started,
+        route,
+        set_cookies,
+        cache,
+        background,
+        ratelimit,
+        trace: _,
+        cors,
+        timings,
+        log_sample_percent,
+        log_draw,
+    } = ex;
     let mut response = match outcome {
         Ok(r) => r,
         Err(e) => {
@@ -80,6 +94,8 @@ pub(crate) fn finish<'e, B>(ex: Exchange<'e>, outcome: Result<Response<Body<B>>,
     if let Some(total) = total {
         log.duration_ms = total.as_millis() as u64;
     }
+    // Failures are always written; the rest as sampled (CloudFront real-time logs' sampling rate).
+    log.sampled = log_draw < log_sample_percent || log.status >= 500 || log.error.is_some();
     Handled { response, log, background }
 }
 

@@ -25,7 +25,10 @@ async fn verify<P: Platform>(cx: &mut Ctx<'_, P>) -> Result<(), Stop<P::Body>> {
         Identity::default()
     } else {
         let out = Out(cx.platform);
-        let checked = cx.authenticator(&out).evaluate(&behaviour.auth, req.headers()).await;
+        let auth = cx.authenticator(&out);
+        let checked = auth.evaluate(&behaviour.auth, req.headers()).await;
+        let issued = auth.issued.into_inner();
+        cx.absorb(issued);
         match checked {
             Ok(id) => id,
             Err(e) => {
@@ -37,7 +40,6 @@ async fn verify<P: Platform>(cx: &mut Ctx<'_, P>) -> Result<(), Stop<P::Body>> {
     };
     cx.ex.log.auth = identity.via.take();
     cx.ex.log.signature = identity.signature;
-    cx.ex.set_cookies = std::mem::take(&mut identity.set_cookies);
     cx.identity = identity;
     Ok(())
 }

@@ -13,7 +13,10 @@ pub(crate) async fn routes<P: Platform>(cx: &mut Ctx<'_, P>) -> Result<(), Stop<
         return Ok(());
     }
     let out = Out(cx.platform);
-    let answer = cx.authenticator(&out).login_route(cx.req.method(), path, cx.req.uri().query(), cx.req.headers()).await;
+    let auth = cx.authenticator(&out);
+    let answer = auth.login_route(cx.req.method(), path, cx.req.uri().query(), cx.req.headers()).await;
+    let issued = auth.issued.into_inner();
+    cx.absorb(issued);
     match answer {
         None => Ok(()),
         Some(result) => {

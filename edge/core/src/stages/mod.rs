@@ -81,6 +81,11 @@ pub(crate) struct Exchange<'e> {
     pub cors: Option<crate::config::cors::CorsResult>,
     /// How long the phases `Server-Timing` names took.
     pub timings: Timings,
+    /// The share of ordinary requests whose log line is written (`[edge]
+    /// access_log_sample_percent`; 100 until the config says otherwise).
+    pub log_sample_percent: u8,
+    /// This request's draw for that, 0 to 99, from its entropy.
+    pub log_draw: u8,
 }
 
 /// Phase durations for `Server-Timing` and the log: `None` for a phase that did not run.
@@ -116,6 +121,8 @@ impl<'e> Exchange<'e> {
             trace,
             cors: None,
             timings: Timings::default(),
+            log_sample_percent: 100,
+            log_draw: (u16::from_le_bytes([entropy[14], entropy[15]]) % 100) as u8,
         }
     }
 }
@@ -150,6 +157,15 @@ impl<'e, P: Platform> Ctx<'e, P> {
         self.ex.route.ok_or(EdgeError::Misconfigured)
     }
 
+    /// What identity left for the answer whatever its outcome: a renewed session's cookie, and
+    /// notes for the log line.
+    pub fn absorb(&mut self, issued: crate::auth::Issued) {
+        self.ex.set_cookies.extend(issued.cookies);
+        if !issued.notes.is_empty() {
+            self.ex.log.auth_note = Some(issued.notes.join("; "));
+        }
+    }
+
     /// The identity module's view of the request and the platform.
     pub fn authenticator<'a>(
         &'a self,
@@ -167,6 +183,8 @@ impl<'e, P: Platform> Ctx<'e, P> {
             up: out,
             now: self.now,
             request_id: &self.ex.request_id,
+            method: self.req.method(),
+            issued: Default::default(),
         }
     }
 }

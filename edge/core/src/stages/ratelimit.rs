@@ -15,7 +15,9 @@
 //! A request must pass every limit, in the order listed; the first that refuses answers, and
 //! the ones after it are not counted. A limit whose key has a part the request lacks (no `sub`
 //! on an anonymous request, a header not sent) does not count that request, as WAF rate-based
-//! rules do: pair such limits with one keyed by `ip`.
+//! rules do: pair such limits with one keyed by `ip`. The exception is `consumer`: a caller
+//! without an API key but with a user (a session, a JWT) counts as `user:SUB`, with the limit's
+//! own values (a plan comes only with an API key).
 
 use super::{Ctx, Stop};
 use crate::auth::jwt::JwtError;
@@ -122,7 +124,10 @@ fn key_values<P: Platform>(cx: &mut Ctx<'_, P>, lim: &RateLimit) -> Option<Vec<S
                 c.addr.map(|ip| cx.edge.config.rate_limits.client.key_of(ip))
             }
             KeyPart::Sub => identity_value(cx, USER),
-            KeyPart::Consumer => identity_value(cx, CONSUMER),
+            // A caller without an API key (a session, a JWT) counts under its user, never
+            // unmetered. Consumer names cannot hold ':' (the origin refuses them at key
+            // creation), so `user:SUB` never shares a consumer's counter.
+            KeyPart::Consumer => identity_value(cx, CONSUMER).or_else(|| identity_value(cx, USER).map(|u| format!("user:{u}"))),
             KeyPart::Header(h) => cx.req.headers().get(h).map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_owned()),
             KeyPart::Cookie(name) => crate::auth::cookie(cx.req.headers(), name),
         };
