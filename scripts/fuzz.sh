@@ -57,13 +57,17 @@ for t in "${targets[@]}"; do
   # The config target's inputs are whole config files: the shipped edge/edge.toml (14 KB) fits.
   max_len=8192
   [ "$t" = config ] && max_len=16384
+  start=$(date +%s)
   cargo +nightly fuzz run -s none -O --debug-assertions "$t" "corpus/$t" -- \
     "${limit[@]}" -rss_limit_mb=2048 -max_len=$max_len -print_final_stats=1 -artifact_prefix="artifacts/$t/" \
     >"$log" 2>&1 || status="CRASH (fuzz/$log)"
-  runs=$(grep -oE '^stat::number_of_executed_units: *[0-9]+' "$log" | grep -oE '[0-9]+$' | tail -1)
-  secs=$(grep -oE 'Done [0-9]+ runs in [0-9]+ second' "$log" | grep -oE '[0-9]+ second' | grep -oE '[0-9]+' | tail -1)
-  cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -1 | grep -oE '[0-9]+')
-  secs=${secs:-?}
+  # A crashed or interrupted run has no "Done" line (and may lack the others): the row still
+  # prints, with the script's own clock for the seconds, and the next target runs.
+  runs=$(grep -oE '^stat::number_of_executed_units: *[0-9]+' "$log" | grep -oE '[0-9]+$' | tail -1 || true)
+  secs=$(grep -oE 'Done [0-9]+ runs in [0-9]+ second' "$log" | grep -oE '[0-9]+ second' | grep -oE '[0-9]+' | tail -1 || true)
+  cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -1 | grep -oE '[0-9]+' || true)
+  secs=${secs:-$(($(date +%s) - start))}
+  grep -q 'libFuzzer: run interrupted' "$log" && status="interrupted"
   rate='?'
   [[ "${runs:-}" =~ ^[0-9]+$ && "$secs" =~ ^[1-9][0-9]*$ ]] && rate=$((runs / secs))
   printf '%-14s %14s %8s %8s %8s  %s\n' "$t" "${runs:-?}" "$secs" "$rate" "${cov:-?}" "$status"
