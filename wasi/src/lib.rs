@@ -143,21 +143,11 @@ impl IncomingBody {
     /// # Errors
     /// The host's [`ErrorCode`] when the body fails mid-way.
     pub async fn read(self) -> Result<Bytes, ErrorCode> {
-        let IncomingBody { mut stream, trailers, transmit, done } = self;
-        let mut body = Vec::new();
-        loop {
-            let (result, chunk) = stream.read(Vec::with_capacity(16 * 1024)).await;
-            body.extend_from_slice(&chunk);
-            match result {
-                StreamResult::Complete(_) => {}
-                StreamResult::Dropped | StreamResult::Cancelled => break,
-            }
+        match self.read_capped(usize::MAX).await? {
+            Capped::Whole(b) => Ok(b),
+            // No body is longer than usize::MAX bytes.
+            Capped::Over(_) => Err(ErrorCode::InternalError(Some("a body longer than memory".into()))),
         }
-        trailers.await?;
-        drop(done);
-        // Only now may the host wind the connection down.
-        drop(transmit);
-        Ok(Bytes::from(body))
     }
 
     /// Reads the body up to `max` bytes: the bytes when it ends by then ([`Capped::Whole`]);

@@ -49,6 +49,11 @@ export async function readRequestBody(req, limit) {
     }
     chunks.push(value);
   }
+  return concat(chunks, total);
+}
+
+// The chunks as one array of `total` bytes.
+function concat(chunks, total) {
   const out = new Uint8Array(total);
   let at = 0;
   for (const c of chunks) {
@@ -131,13 +136,7 @@ export async function readCapped(resp, max) {
       return new Response(rest, { status: resp.status, headers: resp.headers });
     }
   }
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
+  return concat(chunks, total);
 }
 
 // Releases an origin body nobody will read, so its connection can be reused.
