@@ -1,6 +1,7 @@
 //! SigV4 signing and verification, shared by the Verge edge and origin.
 //!
-//! Signing is [`aws-sigv4`] underneath, with the settings AWS uses for each kind of target:
+//! The computation is [`v4`], which follows `aws-sigv4`'s rules (its tests compare the two) at a
+//! fraction of the cost, with the settings AWS uses for each kind of target:
 //!
 //! | [`Profile`]  | used for                         | path encoding | payload header            |
 //! |--------------|----------------------------------|---------------|---------------------------|
@@ -37,14 +38,12 @@
 //! ```
 
 pub mod secret;
+mod v4;
 
+use std::borrow::Cow;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use aws_sigv4::http_request::{
-    sign as sigv4_sign, PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings, UriPathNormalizationMode,
-};
-use aws_sigv4::sign::v4;
-use aws_smithy_runtime_api::client::identity::Identity;
 use http::{HeaderMap, Method, Request};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -56,22 +55,23 @@ pub const MAX_CLOCK_SKEW: Duration = Duration::from_secs(300);
 /// Header carrying the hex SHA-256 of the body; S3 and the origin both require it.
 pub const CONTENT_SHA256: &str = "x-amz-content-sha256";
 
-/// Long-term (or session) AWS-style credentials. `Debug` never prints the secret.
+/// Long-term (or session) AWS-style credentials. `Debug` never prints the secret. Clones share
+/// the signing key derived from the secret for the current day ([`v4::KeyCache`]).
 #[derive(Clone)]
 pub struct Credentials {
     pub access_key_id: String,
     secret_access_key: String,
     pub session_token: Option<String>,
+    keys: Arc<v4::KeyCache>,
 }
 
 impl Credentials {
     pub fn new(access_key_id: impl Into<String>, secret: impl Into<String>, session_token: Option<String>) -> Self {
-        Self { access_key_id: access_key_id.into(), secret_access_key: secret.into(), session_token }
+        Self { access_key_id: access_key_id.into(), secret_access_key: secret.into(), session_token, keys: v4::KeyCache::shared() }
     }
 
-    fn identity(&self) -> Identity {
-        aws_credential_types::Credentials::new(&self.access_key_id, &self.secret_access_key, self.session_token.clone(), None, "verge")
-            .into()
+    fn signature(&self, date_time: &str, scope: &Scope, string_to_sign: &str) -> String {
+        self.keys.signature(&self.secret_access_key, date_time, &scope.region, &scope.service, string_to_sign)
     }
 }
 
@@ -97,18 +97,16 @@ pub enum Profile {
 }
 
 impl Profile {
-    fn settings(self) -> SigningSettings {
-        let mut s = SigningSettings::default();
+    fn path_rules(self) -> v4::PathRules {
         match self {
-            Profile::S3 => {
-                s.percent_encoding_mode = PercentEncodingMode::Single;
-                s.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
-                s.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
-            }
-            Profile::Api => s.payload_checksum_kind = PayloadChecksumKind::XAmzSha256,
-            Profile::DynamoDb => {}
+            Profile::S3 => v4::PathRules { normalise: false, encode_again: false },
+            Profile::Api | Profile::DynamoDb => v4::PathRules { normalise: true, encode_again: true },
         }
-        s
+    }
+
+    /// Whether the request carries its payload hash in `x-amz-content-sha256` (signed).
+    fn payload_header(self) -> bool {
+        matches!(self, Profile::S3 | Profile::Api)
     }
 }
 
@@ -119,6 +117,9 @@ pub struct SignError(String);
 
 /// Hex SHA-256, as SigV4 wants it.
 pub fn sha256_hex(bytes: &[u8]) -> String {
+    if bytes.is_empty() {
+        return v4::EMPTY_SHA256.to_owned();
+    }
     hex::encode(Sha256::digest(bytes))
 }
 
@@ -135,35 +136,98 @@ pub fn sign<B: AsRef<[u8]>>(
     profile: Profile,
     now: SystemTime,
 ) -> Result<(), SignError> {
-    if req.uri().host().is_none() {
+    let uri = req.uri();
+    let Some(authority) = uri.authority() else {
         return Err(SignError("the URI has no host".into()));
+    };
+    let payload_header = profile.payload_header();
+    let token = creds.session_token.as_deref();
+    let date_time = v4::amz_date(now);
+    let body = req.body().as_ref();
+    let payload_hash = if body.is_empty() { Cow::Borrowed(v4::EMPTY_SHA256) } else { Cow::Owned(sha256_hex(body)) };
+
+    // Every header already on the request but those SigV4 leaves unsigned and those signing sets.
+    let mut headers: Vec<(&str, Cow<'_, str>)> = Vec::with_capacity(req.headers().keys_len() + 4);
+    for name in req.headers().keys() {
+        let n = name.as_str();
+        let set_here = n == "x-amz-date" || (payload_header && n == CONTENT_SHA256) || (token.is_some() && n == "x-amz-security-token");
+        if v4::UNSIGNED.contains(&n) || set_here {
+            continue;
+        }
+        headers.push((n, joined(req.headers(), name).ok_or_else(|| SignError(format!("header {n} is not visible ASCII")))?));
     }
-    let identity = creds.identity();
-    let params = v4::SigningParams::builder()
-        .identity(&identity)
-        .region(&scope.region)
-        .name(&scope.service)
-        .time(now)
-        .settings(profile.settings())
-        .build()
-        .map_err(|e| SignError(e.to_string()))?
-        .into();
-    let body_hash = sha256_hex(req.body().as_ref());
-    let headers = header_pairs(req.headers())?;
-    let uri = req.uri().to_string();
-    let signable =
-        SignableRequest::new(req.method().as_str(), uri, headers.iter().map(|(k, v)| (*k, *v)), SignableBody::Precomputed(body_hash))
-            .map_err(|e| SignError(e.to_string()))?;
-    let (instructions, _sig) = sigv4_sign(signable, &params).map_err(|e| SignError(e.to_string()))?.into_parts();
-    instructions.apply_to_request_http1x(req);
+    if !req.headers().contains_key(http::header::HOST) {
+        headers.push(("host", Cow::Borrowed(host_header(uri.scheme_str(), authority))));
+    }
+    headers.push(("x-amz-date", Cow::Borrowed(&date_time)));
+    if let Some(t) = token {
+        headers.push(("x-amz-security-token", Cow::Borrowed(t)));
+    }
+    if payload_header {
+        headers.push((CONTENT_SHA256, Cow::Borrowed(&payload_hash)));
+    }
+    headers.sort_unstable_by(|a, b| a.0.cmp(b.0));
+
+    let canonical = v4::Canonical {
+        method: req.method().as_str(),
+        path: uri.path(),
+        query: uri.query(),
+        headers: &headers,
+        payload_hash: &payload_hash,
+        rules: profile.path_rules(),
+    };
+    let signed_headers = canonical.signed_headers();
+    let to_sign = v4::string_to_sign(&date_time, &scope.region, &scope.service, &canonical.request(&signed_headers));
+    let signature = creds.signature(&date_time, scope, &to_sign);
+
+    let mut authorization = String::with_capacity(128 + signed_headers.len());
+    authorization.push_str("AWS4-HMAC-SHA256 Credential=");
+    authorization.push_str(&creds.access_key_id);
+    authorization.push('/');
+    v4::push_scope(&mut authorization, &date_time[..8], &scope.region, &scope.service);
+    authorization.push_str(", SignedHeaders=");
+    authorization.push_str(&signed_headers);
+    authorization.push_str(", Signature=");
+    authorization.push_str(&signature);
+
+    let value = |v: &str| http::HeaderValue::from_str(v).map_err(|_| SignError("a signing value is not a valid header value".into()));
+    let (date_value, auth_value) = (value(&date_time)?, value(&authorization)?);
+    let payload_value = if payload_header { Some(value(&payload_hash)?) } else { None };
+    let token_value = token.map(value).transpose()?;
+    let h = req.headers_mut();
+    h.insert("x-amz-date", date_value);
+    h.insert(http::header::AUTHORIZATION, auth_value);
+    if let Some(v) = payload_value {
+        h.insert(CONTENT_SHA256, v);
+    }
+    if let Some(mut v) = token_value {
+        v.set_sensitive(true);
+        h.insert("x-amz-security-token", v);
+    }
     Ok(())
 }
 
-fn header_pairs(headers: &HeaderMap) -> Result<Vec<(&str, &str)>, SignError> {
-    headers
-        .iter()
-        .map(|(k, v)| v.to_str().map(|v| (k.as_str(), v)).map_err(|_| SignError(format!("header {k} is not visible ASCII"))))
-        .collect()
+/// A field's values as SigV4 signs them: each trimmed, joined with commas. `None` when one is not
+/// visible ASCII.
+fn joined<'a>(headers: &'a HeaderMap, name: &http::HeaderName) -> Option<Cow<'a, str>> {
+    let mut values = headers.get_all(name).iter();
+    let first = v4::trim_spaces(values.next()?.to_str().ok()?);
+    let Some(second) = values.next() else { return Some(first) };
+    let mut all = first.into_owned();
+    for v in std::iter::once(second).chain(values) {
+        all.push(',');
+        all.push_str(&v4::trim_spaces(v.to_str().ok()?));
+    }
+    Some(Cow::Owned(all))
+}
+
+/// The `host` SigV4 signs when the request has no Host header: the authority, without the port
+/// when it is the scheme's default.
+fn host_header<'a>(scheme: Option<&str>, authority: &'a http::uri::Authority) -> &'a str {
+    match (scheme, authority.port_u16()) {
+        (Some("http"), Some(80)) | (Some("https"), Some(443)) => authority.host(),
+        _ => authority.as_str(),
+    }
 }
 
 /// Why a request's signature was refused. Each maps to 403 at the origin; the text is safe to
@@ -322,59 +386,48 @@ pub fn verify(
         _ => return Err(VerifyError::BodyMismatch),
     }
 
-    // Rebuild the request from exactly the signed headers and sign it again at the same time.
-    let mut rebuilt = Request::builder()
-        .method(method.clone())
-        .uri(format!("http://{host}{path_and_query}"))
-        .body(Vec::<u8>::new())
-        .map_err(|_| VerifyError::Malformed("request line"))?;
-    for name in &auth.signed_headers {
-        if matches!(*name, "host" | "authorization" | "x-amz-date" | CONTENT_SHA256 | "x-amz-security-token") {
-            continue;
-        }
-        let name = http::HeaderName::from_bytes(name.as_bytes()).map_err(|_| VerifyError::Malformed("SignedHeaders"))?;
-        for v in headers.get_all(&name) {
-            rebuilt.headers_mut().append(name.clone(), v.clone());
-        }
+    // The canonical request of exactly the headers the request says it signed, and the path
+    // exactly as received (no RFC 3986 normalisation): the caller routes that path, so a
+    // signature for `/a/b` must not verify `/a/x/../b` or `/a//b`. The edge signs paths it has
+    // already normalised, for which both are the same. Host, date, payload hash and session token
+    // are the values checked above, never the request's own copies.
+    let mut names = auth.signed_headers.clone();
+    names.sort_unstable();
+    names.dedup();
+    if creds.session_token.is_some() && !names.contains(&"x-amz-security-token") {
+        return Err(VerifyError::Mismatch);
     }
-    // The canonical request takes the path exactly as received (no RFC 3986 normalisation):
-    // the caller routes that path, so a signature for `/a/b` must not verify `/a/x/../b` or
-    // `/a//b`. The edge signs paths it has already normalised, for which both are the same.
-    let mut settings = Profile::Api.settings();
-    settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
-    let recomputed = expected_signature(&mut rebuilt, &creds, expected, signed_at, body_hash, settings)?;
+    let authority: http::uri::Authority = host.parse().map_err(|_| VerifyError::Malformed("request line"))?;
+    let mut signed: Vec<(&str, Cow<'_, str>)> = Vec::with_capacity(names.len());
+    for name in names {
+        let value = match name {
+            "host" => Cow::Borrowed(host_header(Some("http"), &authority)),
+            "x-amz-date" => Cow::Borrowed(amz_date),
+            CONTENT_SHA256 => Cow::Borrowed(body_hash.as_str()),
+            "x-amz-security-token" => Cow::Borrowed(creds.session_token.as_deref().ok_or(VerifyError::Mismatch)?),
+            _ => {
+                let header = http::HeaderName::from_bytes(name.as_bytes()).map_err(|_| VerifyError::Malformed("SignedHeaders"))?;
+                joined(headers, &header).ok_or(VerifyError::Mismatch)?
+            }
+        };
+        signed.push((name, value));
+    }
+    let (path, query) = path_and_query.split_once('?').map_or((path_and_query, None), |(p, q)| (p, Some(q)));
+    let canonical = v4::Canonical {
+        method: method.as_str(),
+        path,
+        query,
+        headers: &signed,
+        payload_hash: &body_hash,
+        rules: v4::PathRules { normalise: false, encode_again: true },
+    };
+    let to_sign = v4::string_to_sign(amz_date, &expected.region, &expected.service, &canonical.request(&canonical.signed_headers()));
+    let recomputed = creds.signature(amz_date, expected, &to_sign);
     if bool::from(recomputed.as_bytes().ct_eq(auth.signature.as_bytes())) {
         Ok(Verified { access_key_id: creds.access_key_id })
     } else {
         Err(VerifyError::Mismatch)
     }
-}
-
-fn expected_signature(
-    req: &mut Request<Vec<u8>>,
-    creds: &Credentials,
-    scope: &Scope,
-    at: SystemTime,
-    body_hash: String,
-    settings: SigningSettings,
-) -> Result<String, VerifyError> {
-    let identity = creds.identity();
-    let params = v4::SigningParams::builder()
-        .identity(&identity)
-        .region(&scope.region)
-        .name(&scope.service)
-        .time(at)
-        .settings(settings)
-        .build()
-        .map_err(|_| VerifyError::Mismatch)?
-        .into();
-    let headers = header_pairs(req.headers()).map_err(|_| VerifyError::Malformed("header value"))?;
-    let uri = req.uri().to_string();
-    let signable =
-        SignableRequest::new(req.method().as_str(), uri, headers.iter().map(|(k, v)| (*k, *v)), SignableBody::Precomputed(body_hash))
-            .map_err(|_| VerifyError::Malformed("request"))?;
-    let out = sigv4_sign(signable, &params).map_err(|_| VerifyError::Mismatch)?;
-    Ok(out.signature().to_string())
 }
 
 #[cfg(test)]
