@@ -241,13 +241,13 @@ impl KeyCache {
         let mut mac = slot.as_ref().map(|d| d.mac.clone()).expect("derived above");
         drop(slot);
         mac.update(string_to_sign.as_bytes());
-        hex::encode(mac.finalize().into_bytes())
+        crate::to_hex(mac.finalize().into_bytes())
     }
 }
 
 /// The string to sign for a canonical request made at `date_time` (`YYYYMMDDTHHMMSSZ`).
 pub(crate) fn string_to_sign(date_time: &str, region: &str, service: &str, canonical_request: &str) -> String {
-    let hashed = hex::encode(Sha256::digest(canonical_request.as_bytes()));
+    let hashed = crate::to_hex(Sha256::digest(canonical_request.as_bytes()));
     let mut s = String::with_capacity(64 + 32 + region.len() + service.len() + 64);
     s.push_str("AWS4-HMAC-SHA256\n");
     s.push_str(date_time);

@@ -82,7 +82,7 @@ pub fn decide(canary: &Canary, headers: &HeaderMap, entropy: [u8; 16]) -> Decisi
     let (id, set_cookie) = match existing {
         Some(id) => (id, None),
         None => {
-            let id = hex::encode(&Sha256::new().chain_update(b"verge canary id\0").chain_update(entropy).finalize()[..16]);
+            let id = verge_signing::to_hex(&Sha256::new().chain_update(b"verge canary id\0").chain_update(entropy).finalize()[..16]);
             let cookie =
                 HeaderValue::from_str(&format!("{COOKIE}={id}; Path=/; Max-Age={MAX_AGE_SECS}; HttpOnly; Secure; SameSite=Lax")).ok();
             (id, cookie)

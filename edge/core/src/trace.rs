@@ -158,7 +158,7 @@ impl TraceContext {
     }
 
     pub fn trace_id_hex(&self) -> String {
-        hex::encode(self.trace_id)
+        verge_signing::to_hex(self.trace_id)
     }
 
     pub fn sampled(&self) -> bool {
@@ -167,13 +167,28 @@ impl TraceContext {
 
     /// The `traceparent` for the origin: version 00, the edge's span as the parent.
     pub fn traceparent(&self) -> String {
-        format!("00-{}-{}-{:02x}", self.trace_id_hex(), hex::encode(self.span_id), self.flags)
+        let mut s = String::with_capacity(55);
+        s.push_str("00-");
+        s.push_str(&self.trace_id_hex());
+        s.push('-');
+        s.push_str(&verge_signing::to_hex(self.span_id));
+        s.push('-');
+        s.push_str(&verge_signing::to_hex([self.flags]));
+        s
     }
 
     /// `X-Amzn-Trace-Id` with the same trace id: `Root=1-XXXXXXXX-YYYYYYYYYYYYYYYYYYYYYYYY`.
     pub fn amzn_trace_id(&self) -> String {
         let id = self.trace_id_hex();
-        format!("Root=1-{}-{};Parent={};Sampled={}", &id[..8], &id[8..], hex::encode(self.span_id), u8::from(self.sampled()))
+        let mut s = String::with_capacity(80);
+        s.push_str("Root=1-");
+        s.push_str(&id[..8]);
+        s.push('-');
+        s.push_str(&id[8..]);
+        s.push_str(";Parent=");
+        s.push_str(&verge_signing::to_hex(self.span_id));
+        s.push_str(if self.sampled() { ";Sampled=1" } else { ";Sampled=0" });
+        s
     }
 
     /// Sets `traceparent`, `tracestate` (when there is one) and `X-Amzn-Trace-Id` on a request to

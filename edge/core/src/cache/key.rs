@@ -76,7 +76,7 @@ impl CacheKey {
 
     fn from_parts(resource: String, variant: String) -> Self {
         let text = format!("{resource}{variant}");
-        let hash = hex::encode(Sha256::digest(text.as_bytes()));
+        let hash = verge_signing::to_hex(Sha256::digest(text.as_bytes()));
         CacheKey { text, hash, resource }
     }
 }
@@ -153,7 +153,7 @@ pub fn header_value(headers: &HeaderMap, name: &HeaderName) -> String {
 }
 
 fn short_hash(data: &[u8]) -> String {
-    hex::encode(&Sha256::digest(data)[..16])
+    verge_signing::to_hex(&Sha256::digest(data)[..16])
 }
 
 /// What a request contributes to its key.
@@ -205,7 +205,7 @@ pub fn user_hash(identity: &Identity) -> String {
         h.update(v.as_bytes());
         h.update(b"\n");
     }
-    hex::encode(&h.finalize()[..16])
+    verge_signing::to_hex(&h.finalize()[..16])
 }
 
 #[cfg(test)]

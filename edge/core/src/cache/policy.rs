@@ -163,7 +163,7 @@ pub fn request_view(method: &Method, resource: &str, client: &HeaderMap, vary: &
             h.update(b"\n");
         }
         if client.contains_key(&name) {
-            if let Ok(v) = HeaderValue::from_str(&hex::encode(&h.finalize()[..16])) {
+            if let Ok(v) = HeaderValue::from_str(&verge_signing::to_hex(&h.finalize()[..16])) {
                 req.headers_mut().insert(name, v);
             }
         }
