@@ -4,7 +4,8 @@
 # both edges, several minutes on 2 cores; the normal artifacts are never touched), bundles the JS
 # comparison worker, then prints figures. Asserts nothing.
 # Environment: BENCH_ROUNDS (3), BENCH_DURATION (seconds per wrk run, 5), BENCH_SKIP_BUILD=1,
-# BENCH_ONLY=REGEX (only the cases whose name matches, e.g. JWT; no replay), BENCH_MIX_ONLY=1.
+# BENCH_ONLY=REGEX (only the cases whose name matches, e.g. JWT; no replay), BENCH_MIX_ONLY=1,
+# BENCH_WARM (seconds of warm-up load per case before measuring, 15), BENCH_PAIRS (3000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh

@@ -50,10 +50,17 @@ fn try_entropy() -> Option<[u8; 16]> {
     getrandom::getrandom(&mut b).ok().map(|()| b)
 }
 
-/// Entropy for answers made before or after a successful [`try_entropy`] in the same request
-/// (request ids of early refusals): the refusal itself needs no secret.
+std::thread_local! {
+    /// The bytes `fetch` drew to check that entropy works, handed to the next [`entropy`] call
+    /// instead of drawing again (one crossing to JS fewer per request). Taken at most once, so no
+    /// two uses ever share them, whichever request's core takes them.
+    static DRAWN: std::cell::Cell<Option<[u8; 16]>> = const { std::cell::Cell::new(None) };
+}
+
+/// Entropy for the core, and for answers made before or after a successful [`try_entropy`] in
+/// the same request (request ids of early refusals): the refusal itself needs no secret.
 fn entropy() -> [u8; 16] {
-    try_entropy().unwrap_or_default()
+    DRAWN.with(std::cell::Cell::take).or_else(try_entropy).unwrap_or_default()
 }
 
 /// workerd's global scope. It is not an `instanceof WorkerGlobalScope`, so never `dyn_into` it.
@@ -350,12 +357,13 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> worker::Result<
             return Ok(from_http(handled.response)?);
         }
     };
-    if try_entropy().is_none() {
+    let Some(drawn) = try_entropy() else {
         let (parts, _) = head.into_parts();
         let handled: verge_edge::Handled<OriginBody> = verge_edge::entropy_failure(&http::Request::from_parts(parts, ()), [0; 16]);
         log_line(&handled.log);
         return Ok(from_http(handled.response)?);
-    }
+    };
+    DRAWN.with(|d| d.set(Some(drawn)));
     let mut handled = match edge {
         // The body is read only now, capped at the edge's limit: never whole into wasm memory
         // past max_body_bytes.
