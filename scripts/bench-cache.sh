@@ -8,6 +8,7 @@
 # BENCH_WARM (seconds of warm-up load per case before measuring, 15), BENCH_PAIRS (3000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bash scripts/setup.sh
 source scripts/env.sh
 if [ -z "${BENCH_SKIP_BUILD:-}" ]; then
   export VERGE_EDGE_CONFIG="$VERGE_ROOT/scripts/bench-cache.toml"

@@ -70,8 +70,10 @@ impl Credentials {
         Self { access_key_id: access_key_id.into(), secret_access_key: secret.into(), session_token, keys: v4::KeyCache::shared() }
     }
 
-    fn signature(&self, date_time: &str, scope: &Scope, string_to_sign: &str) -> String {
-        self.keys.signature(&self.secret_access_key, date_time, &scope.region, &scope.service, string_to_sign)
+    /// The hex signature of a canonical request made at `date_time` (`YYYYMMDDTHHMMSSZ`).
+    fn signature(&self, canonical: &v4::Canonical<'_>, signed_headers: &str, date_time: &str, scope: &Scope) -> String {
+        let to_sign = v4::string_to_sign(date_time, &scope.region, &scope.service, &canonical.request(signed_headers));
+        self.keys.signature(&self.secret_access_key, &date_time[..8], &scope.region, &scope.service, &to_sign)
     }
 }
 
@@ -117,10 +119,16 @@ pub struct SignError(String);
 
 /// Hex SHA-256, as SigV4 wants it.
 pub fn sha256_hex(bytes: &[u8]) -> String {
+    payload_hash(bytes).into_owned()
+}
+
+/// [`sha256_hex`] without an allocation for the empty payload most signed requests have.
+fn payload_hash(bytes: &[u8]) -> Cow<'static, str> {
     if bytes.is_empty() {
-        return v4::EMPTY_SHA256.to_owned();
+        Cow::Borrowed(v4::EMPTY_SHA256)
+    } else {
+        Cow::Owned(to_hex(Sha256::digest(bytes)))
     }
-    to_hex(Sha256::digest(bytes))
 }
 
 /// Lowercase hex, written through a table into one buffer (`hex::encode` collects `char`s one by
@@ -152,8 +160,7 @@ pub fn sign<B: AsRef<[u8]>>(
     let payload_header = profile.payload_header();
     let token = creds.session_token.as_deref();
     let date_time = v4::amz_date(now);
-    let body = req.body().as_ref();
-    let payload_hash = if body.is_empty() { Cow::Borrowed(v4::EMPTY_SHA256) } else { Cow::Owned(sha256_hex(body)) };
+    let payload_hash = payload_hash(req.body().as_ref());
 
     // Every header already on the request but those SigV4 leaves unsigned and those signing sets.
     let mut headers: Vec<(&str, Cow<'_, str>)> = Vec::with_capacity(req.headers().keys_len() + 4);
@@ -186,8 +193,7 @@ pub fn sign<B: AsRef<[u8]>>(
         rules: profile.path_rules(),
     };
     let signed_headers = canonical.signed_headers();
-    let to_sign = v4::string_to_sign(&date_time, &scope.region, &scope.service, &canonical.request(&signed_headers));
-    let signature = creds.signature(&date_time, scope, &to_sign);
+    let signature = creds.signature(&canonical, &signed_headers, &date_time, scope);
 
     let mut authorization = String::with_capacity(128 + signed_headers.len());
     authorization.push_str("AWS4-HMAC-SHA256 Credential=");
@@ -430,8 +436,7 @@ pub fn verify(
         payload_hash: &body_hash,
         rules: v4::PathRules { normalise: false, encode_again: true },
     };
-    let to_sign = v4::string_to_sign(amz_date, &expected.region, &expected.service, &canonical.request(&canonical.signed_headers()));
-    let recomputed = creds.signature(amz_date, expected, &to_sign);
+    let recomputed = creds.signature(&canonical, &canonical.signed_headers(), amz_date, expected);
     if bool::from(recomputed.as_bytes().ct_eq(auth.signature.as_bytes())) {
         Ok(Verified { access_key_id: creds.access_key_id })
     } else {

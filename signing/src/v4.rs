@@ -222,7 +222,7 @@ impl KeyCache {
     /// `region` and `service`.
     pub(crate) fn signature(&self, secret: &str, date: &str, region: &str, service: &str, string_to_sign: &str) -> String {
         let mut date8 = [0u8; 8];
-        date8.copy_from_slice(&date.as_bytes()[..8]);
+        date8.copy_from_slice(date.as_bytes());
         let mut slot = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let fresh = slot.as_ref().is_some_and(|d| d.date == date8 && d.region == region && d.service == service);
         if !fresh {
