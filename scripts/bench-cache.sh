@@ -13,8 +13,7 @@ source scripts/env.sh
 if [ -z "${BENCH_SKIP_BUILD:-}" ]; then
   export VERGE_EDGE_CONFIG="$VERGE_ROOT/scripts/bench-cache.toml"
   cargo build --release --locked -q --target wasm32-wasip2 -p verge-edge-spin --target-dir target/bench-cache
-  (cd edge/workers && CARGO_TARGET_DIR="$VERGE_ROOT/target/bench-cache" worker-build --release --out-dir "$VERGE_ROOT/target/bench-cache/workers" >/dev/null)
-  bash scripts/wasm-opt-workers.sh target/bench-cache/workers/index_bg.wasm
+  CARGO_TARGET_DIR="$VERGE_ROOT/target/bench-cache" bash scripts/build-workers.sh target/bench-cache/workers
   (cd tests && NODE_PATH="$VERGE_ROOT/tests/node_modules" node_modules/.bin/esbuild ../scripts/bench-cache-jsworker.mjs --bundle --format=esm --platform=neutral \
     --main-fields=module,main --outfile="$VERGE_ROOT/target/bench-cache/jsworker.js" --log-level=warning)
 fi

@@ -11,5 +11,5 @@ export VERGE_EDGE_CONFIG="$VERGE_ROOT/tests/bench/edge-bench.toml"
 # Without default features: settings from the environment and no key-value or Redis imports, so
 # plain `wasmtime serve` runs it.
 cargo build --release --locked -q --target wasm32-wasip2 -p verge-edge-spin --no-default-features --target-dir target/bench
-(cd edge/workers && CARGO_TARGET_DIR="$VERGE_ROOT/target/bench" worker-build --release --out-dir build-bench >/dev/null)
+CARGO_TARGET_DIR="$VERGE_ROOT/target/bench" bash scripts/build-workers.sh edge/workers/build-bench
 cd tests && exec node bench/bench_policy.mjs

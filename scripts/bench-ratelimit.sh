@@ -10,6 +10,6 @@ bash scripts/setup.sh
 source scripts/env.sh
 export VERGE_EDGE_CONFIG="$VERGE_ROOT/scripts/bench-ratelimit.toml"
 cargo build --release --locked -q --target wasm32-wasip2 -p verge-edge-spin --target-dir target/bench
-(cd edge/workers && CARGO_TARGET_DIR="$VERGE_ROOT/target/bench" worker-build --release --out-dir "$VERGE_ROOT/target/bench/workers-ratelimit" >/dev/null)
+CARGO_TARGET_DIR="$VERGE_ROOT/target/bench" bash scripts/build-workers.sh target/bench/workers-ratelimit
 [ -x target/host/verge-spin ] || bash scripts/build.sh host
 exec node scripts/bench-ratelimit.mjs

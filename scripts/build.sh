@@ -24,8 +24,7 @@ if [ "$what" = all ] || [ "$what" = host ] || [ "$what" = spin ]; then
   echo "[build] Spin host: $(( $(date +%s) - t ))s" >&2
 fi
 if [ "$what" = all ] || [ "$what" = workers ]; then
-  (cd edge/workers && worker-build --release)
-  bash scripts/wasm-opt-workers.sh edge/workers/build/index_bg.wasm
+  bash scripts/build-workers.sh
 fi
 if [ "$what" = all ] || [ "$what" = web ]; then
   # Type-checks, builds and measures; node_modules comes from web/package-lock.json (setup.sh).

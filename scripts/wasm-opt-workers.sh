@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Optimises a Workers build's wasm in place as worker-build would (wasm-opt -O with workerd's wasm
-# features) but without the names section worker-build keeps (see edge/workers/Cargo.toml), then
-# prints its size raw and gzip. Used by scripts/build.sh and the benchmarks, so that what is
-# measured is what ships.
+# features) but without the names section worker-build keeps (160 KB raw, about 43 KB gzip; a
+# panic's stack trace then shows function indices), then prints its size raw and gzip. Used by
+# scripts/build-workers.sh, so that what the benchmarks measure is what ships.
 #   scripts/wasm-opt-workers.sh PATH/index_bg.wasm
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
