@@ -11,7 +11,8 @@
 //    and click ids, per-user headers and cookies) through the shipped normalised key
 //    (/api/stats/daily) and the same policy with query = "all" (/raw/stats/daily).
 // 3. The uncached JWT-protected proxied route on workerd: Verge against a JS worker doing the
-//    same work (scripts/bench-cache-jsworker.mjs: Hono, jose, aws4fetch), same run.
+//    same work (scripts/bench-cache-jsworker.mjs: Hono, jose, aws4fetch), same run, and the
+//    first request on a fresh isolate of each (what the bundle's size costs).
 import http from 'node:http';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -270,6 +271,31 @@ async function paired(named, n = Number(process.env.BENCH_PAIRS ?? 3000)) {
     `${cpu[k].toFixed(3)} | ${(cpu[k] / cpu[0]).toFixed(2)} |`));
 }
 
+// What a bigger bundle costs: the first request on a fresh isolate (workerd started, the module
+// compiled and instantiated, then one JWT-route request) against the next one, median of
+// BENCH_COLD (5) fresh Miniflares each, alternating.
+async function coldStarts(named, n = Number(process.env.BENCH_COLD ?? 5)) {
+  const token = issuer.mint({ kid: 'ec1' });
+  const times = Object.fromEntries(Object.keys(named).map((k) => [k, { first: [], next: [] }]));
+  for (let i = 0; i < n; i += 1) {
+    for (const [name, [dir, script]] of Object.entries(named)) {
+      const mf = new Miniflare(workerOpts(dir, script, bindings));
+      const url = (await mf.ready).toString().replace(/\/$/, '');
+      for (const which of ['first', 'next']) {
+        const t0 = performance.now();
+        const res = await get(`${url}/jwt/x?q=1`, { authorization: `Bearer ${token}` });
+        if (res.status !== 200) throw new Error(`${name}: cold start answered ${res.status}`);
+        times[name][which].push(performance.now() - t0);
+      }
+      await mf.dispose();
+    }
+  }
+  console.log(`\n## First request on a fresh isolate (JWT route, JWKS fetched then; median of ${n})\n`);
+  console.log('| worker | first request ms | the next ms |');
+  console.log('|---|---:|---:|');
+  for (const [name, t] of Object.entries(times)) console.log(`| ${name} | ${median(t.first).toFixed(1)} | ${median(t.next).toFixed(1)} |`);
+}
+
 async function main() {
   const spin = await startHost(true);
   const spinFresh = await startHost(false);
@@ -321,6 +347,7 @@ async function main() {
   if (!process.env.BENCH_MIX_ONLY) table(results);
   if (!process.env.BENCH_MIX_ONLY) {
     await paired(Object.fromEntries(Object.keys(cases).filter((k) => k.startsWith('Workers: JWT route')).map((k) => [k.replace('Workers: JWT route, ', ''), cases[k]])));
+    await coldStarts({ Verge: [path.join(BENCH, 'workers'), 'index.js'], 'JS worker': [BENCH, 'jsworker.js'] });
   }
   if (process.env.BENCH_ONLY) return;
 

@@ -5,7 +5,8 @@
 # comparison worker, then prints figures. Asserts nothing.
 # Environment: BENCH_ROUNDS (3), BENCH_DURATION (seconds per wrk run, 5), BENCH_SKIP_BUILD=1,
 # BENCH_ONLY=REGEX (only the cases whose name matches, e.g. JWT; no replay), BENCH_MIX_ONLY=1,
-# BENCH_WARM (seconds of warm-up load per case before measuring, 15), BENCH_PAIRS (3000).
+# BENCH_WARM (seconds of warm-up load per case before measuring, 15), BENCH_PAIRS (3000),
+# BENCH_COLD (fresh isolates for the first-request figure, 5).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
