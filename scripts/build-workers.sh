@@ -2,6 +2,7 @@
 # Builds the Workers edge bundle: OUT/index.js (the entry, edge/workers/shim.js, bundled with
 # wasm-bindgen's glue) and OUT/index_bg.wasm.
 #   scripts/build-workers.sh [OUT]   (default edge/workers/build; CARGO_TARGET_DIR is honoured)
+# It embeds edge/edge.toml, or the file $VERGE_EDGE_CONFIG names, as the other edge builds do.
 # The steps are worker-build's (cargo, wasm-bindgen with its flags, wasm-opt, esbuild) with two
 # differences, both measured in docs/benchmarks.md ("Fourth run"):
 # - the cargo profile `workers` (opt-level 3; Cargo.toml says why), which worker-build's
@@ -11,8 +12,8 @@
 #   recovery from a trap (wasm-bindgen's --experimental-reset-state-function).
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
+out=$(realpath -m "${1:-$VERGE_ROOT/edge/workers/build}")
 cd "$VERGE_ROOT"
-out=$(realpath -m "${1:-edge/workers/build}")
 target_dir=${CARGO_TARGET_DIR:-$VERGE_ROOT/target}
 # Read by wasm-bindgen's proc-macro (worker-build sets it too): futures through js_sys.
 WASM_BINDGEN_USE_JS_SYS=1 cargo build --locked --profile workers --target wasm32-unknown-unknown -p verge-edge-workers --lib

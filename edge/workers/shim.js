@@ -1,6 +1,6 @@
 // The Worker's entry module, bundled with wasm-bindgen's output by scripts/build-workers.sh (in
 // place of the entry worker-build generates, which constructs a WorkerEntrypoint class and two
-// Proxy objects around it on every request: about 3% of the edge's CPU time per request on
+// Proxy objects around it on every request: 2-3% of the edge's CPU time per request on
 // workerd, docs/benchmarks.md).
 //
 // What it keeps of worker-build's entry is the recovery from a trap (WebAssembly.RuntimeError,
