@@ -4,11 +4,15 @@
 # panic's stack trace then shows function indices), then prints its size raw and gzip. Used by
 # scripts/build-workers.sh, so that what the benchmarks measure is what ships.
 #   scripts/wasm-opt-workers.sh PATH/index_bg.wasm
+# VERGE_KEEP_NAMES=1 keeps the names section, for profiles (`perf` with V8's --perf-basic-prof)
+# and scripts/wasm-code-by-crate.py; never for a build that ships or is measured for size.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 wasm=$1
 features=(--enable-mutable-globals --enable-sign-ext --enable-nontrapping-float-to-int --enable-bulk-memory
           --enable-multivalue --enable-reference-types --enable-exception-handling)
-"$WASM_OPT_BIN" "$wasm" -o "$wasm.opt" -O --strip-debug --strip-producers "${features[@]}"
+names=(--strip-debug)
+[ "${VERGE_KEEP_NAMES:-}" = 1 ] && names=(-g)
+"$WASM_OPT_BIN" "$wasm" -o "$wasm.opt" -O "${names[@]}" --strip-producers "${features[@]}"
 mv "$wasm.opt" "$wasm"
 echo "[build] Workers bundle: $(stat -c %s "$wasm") bytes raw, $(gzip -9c "$wasm" | wc -c) gzip" >&2
