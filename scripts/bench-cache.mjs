@@ -36,6 +36,7 @@ const DURATION = Number(process.env.BENCH_DURATION ?? 5);
 // measurement). A deployed isolate serves far more than that, so the steady state is what counts.
 const WARM = Number(process.env.BENCH_WARM ?? 15);
 const BENCH = path.join(ROOT, 'target/bench-cache');
+const variants = (process.env.BENCH_VARIANTS ?? '').split(',').filter(Boolean).map((d) => path.resolve(d));
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
@@ -326,6 +327,13 @@ async function main() {
     'Workers: JWT route, JS worker (Hono + jose + aws4fetch)': [`${jsworker}/jwt/x?q=1`, jwt],
     'Workers: JWT route, JS worker + access log line': [`${jsworkerLog}/jwt/x?q=1`, jwt],
   };
+  // BENCH_VARIANTS=DIR[,DIR...]: other Workers builds of the bench config (scripts/build-workers.sh
+  // DIR, e.g. from another commit or profile) on the JWT route beside Verge, in the paired run and
+  // the cold-start table too.
+  for (const dir of variants) {
+    const url = await startMiniflare(workerOpts(dir, 'index.js', bindings));
+    cases[`Workers: JWT route, Verge variant ${path.basename(dir)}`] = [`${url}/jwt/x?q=1`, jwt];
+  }
   // BENCH_ONLY=REGEX keeps the cases whose name matches (e.g. BENCH_ONLY=JWT for the JS comparison).
   if (process.env.BENCH_ONLY) for (const name of Object.keys(cases)) if (!new RegExp(process.env.BENCH_ONLY).test(name)) delete cases[name];
   // Each URL answers 200 and the cached ones say HIT once warm; then a warm-up run each (WARM).
@@ -347,7 +355,10 @@ async function main() {
   if (!process.env.BENCH_MIX_ONLY) table(results);
   if (!process.env.BENCH_MIX_ONLY) {
     await paired(Object.fromEntries(Object.keys(cases).filter((k) => k.startsWith('Workers: JWT route')).map((k) => [k.replace('Workers: JWT route, ', ''), cases[k]])));
-    await coldStarts({ Verge: [path.join(BENCH, 'workers'), 'index.js'], 'JS worker': [BENCH, 'jsworker.js'] });
+    await coldStarts({
+      Verge: [path.join(BENCH, 'workers'), 'index.js'], 'JS worker': [BENCH, 'jsworker.js'],
+      ...Object.fromEntries(variants.map((dir) => [`Verge variant ${path.basename(dir)}`, [dir, 'index.js']])),
+    });
   }
   if (process.env.BENCH_ONLY) return;
 

@@ -6,7 +6,9 @@
 # Environment: BENCH_ROUNDS (3), BENCH_DURATION (seconds per wrk run, 5), BENCH_SKIP_BUILD=1,
 # BENCH_ONLY=REGEX (only the cases whose name matches, e.g. JWT; no replay), BENCH_MIX_ONLY=1,
 # BENCH_WARM (seconds of warm-up load per case before measuring, 15), BENCH_PAIRS (3000),
-# BENCH_COLD (fresh isolates for the first-request figure, 5).
+# BENCH_COLD (fresh isolates for the first-request figure, 5), BENCH_VARIANTS=DIR[,DIR...] (other
+# Workers builds of scripts/bench-cache.toml, from scripts/build-workers.sh DIR, run beside Verge on
+# the JWT route: e.g. another commit or cargo profile).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
