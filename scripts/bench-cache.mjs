@@ -274,7 +274,7 @@ async function paired(named, n = Number(process.env.BENCH_PAIRS ?? 3000)) {
 
 // What a bigger bundle costs: the first request on a fresh isolate (workerd started, the module
 // compiled and instantiated, then one JWT-route request) against the next one, median of
-// BENCH_COLD (5) fresh Miniflares each, alternating.
+// BENCH_COLD (5) fresh Miniflares each, interleaved (one of each per round).
 async function coldStarts(named, n = Number(process.env.BENCH_COLD ?? 5)) {
   const token = issuer.mint({ kid: 'ec1' });
   const times = Object.fromEntries(Object.keys(named).map((k) => [k, { first: [], next: [] }]));
