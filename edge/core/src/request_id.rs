@@ -27,14 +27,7 @@ pub fn fresh(mut b: [u8; 16]) -> String {
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h = verge_signing::to_hex(b);
-    let mut id = String::with_capacity(36);
-    for (i, part) in [&h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32]].into_iter().enumerate() {
-        if i > 0 {
-            id.push('-');
-        }
-        id.push_str(part);
-    }
-    id
+    [&h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32]].join("-")
 }
 
 #[cfg(test)]
