@@ -36,7 +36,7 @@ cargo +nightly fuzz build -s none -O --debug-assertions >/dev/null 2>&1 ||
 
 # Seeds: what the project itself parses.
 mkdir -p corpus/config corpus/path corpus/jwt corpus/cache_headers
-for f in ../edge/edge.toml ../scripts/*.toml ../edge/cli/tests/*/*.toml; do [ -f "$f" ] && cp "$f" "corpus/config/$(echo "$f" | tr '/' '_')"; done
+for f in ../edge/edge.toml ../scripts/*.toml ../edge/core/tests/ui/*.toml; do [ -f "$f" ] && cp "$f" "corpus/config/$(echo "$f" | tr '/' '_')"; done
 printf '/a/b/../c/%%2e%%2e/./d//e' > corpus/path/seed
 printf '\x01eyJhbGciOiJFUzI1NiIsImtpZCI6ImUifQ.eyJpc3MiOiJodHRwczovL2lzc3Vlci50ZXN0LyIsImF1ZCI6ImFwaSIsImV4cCI6MTh9.AAAA' > corpus/jwt/seed
 printf 'bytes=0-99\nmax-age=60, s-maxage=30, stale-while-revalidate=10\nAccept-Encoding\ngzip;q=0, br\ntext/html' > corpus/cache_headers/seed
@@ -56,7 +56,7 @@ for t in "${targets[@]}"; do
   status=ok
   # The config target's inputs are whole config files: the shipped edge/edge.toml (14 KB) fits.
   max_len=8192
-  [ "$t" = config ] && max_len=16384
+  [ "$t" = config ] && max_len=32768
   start=$(date +%s)
   cargo +nightly fuzz run -s none -O --debug-assertions "$t" "corpus/$t" -- \
     "${limit[@]}" -rss_limit_mb=2048 -max_len=$max_len -print_final_stats=1 -artifact_prefix="artifacts/$t/" \

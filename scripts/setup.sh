@@ -7,6 +7,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 log() { printf '[setup] %s\n' "$*" >&2; }
+# Debian packages need root: through sudo when this is not root (sudo may then ask a password).
+apt_get() {
+  if [ "$(id -u)" = 0 ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get "$@"
+  elif command -v sudo >/dev/null; then
+    sudo DEBIAN_FRONTEND=noninteractive apt-get "$@"
+  else
+    log "installing Debian packages needs root: run as root, install sudo, or install them first: apt-get $*"
+    exit 1
+  fi
+}
 
 WASM_BINDGEN_VERSION=0.2.130
 
@@ -30,9 +41,9 @@ if ! "$VENV/bin/python" -c 'import sys' 2>/dev/null; then
     rm -rf "$VENV"
     pyver=$(python3 -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
     log "apt-get install python3-venv python$pyver-venv"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv "python$pyver-venv" >/dev/null 2>&1 ||
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+    apt_get update -qq
+    apt_get install -y -qq python3-venv "python$pyver-venv" >/dev/null 2>&1 ||
+      apt_get install -y -qq python3-venv >/dev/null
     python3 -m venv "$VENV"
   fi
   log "created $VENV"
@@ -56,8 +67,8 @@ command -v wrk >/dev/null || need_apt+=(wrk)
 command -v redis-server >/dev/null || need_apt+=(redis-server)
 if [ ${#need_apt[@]} -gt 0 ]; then
   log "apt-get install ${need_apt[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  apt_get update -qq
+  apt_get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
 # 4. npm tools (node 22 for wrangler, miniflare 4, binaryen's wasm-opt, esbuild), locked in tests/package-lock.json.

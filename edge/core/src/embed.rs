@@ -88,6 +88,9 @@ fn build_script_checked(manifest_dir: &str, extra: impl FnOnce(&crate::EdgeConfi
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: cannot read edge config {}: {e}", path.display());
+            if path.is_relative() {
+                eprintln!("  hint: cargo runs this build script in {manifest_dir}: give {CONFIG_ENV} an absolute path");
+            }
             std::process::exit(1);
         }
     };

@@ -1,6 +1,6 @@
 // Overview: who is signed in, the build the bucket holds, and whether the edge and the origin
-// answer. The edge has no health route of its own: it is up when it serves build.json from the
-// bucket (so the bucket and the edge's signed reads work too); the origin's /api/health is its
+// answer. The edge counts as up when it serves build.json from the bucket (which proves its signed
+// bucket reads too, where its own /_verge/health would not); the origin's /api/health is its
 // GET /health (DynamoDB reachable) through the edge.
 
 import { useEffect, useState } from 'preact/hooks';
