@@ -232,8 +232,9 @@ function table(results) {
   const cpu = (a, b) => (med[a] && med[b] ? (med[b].cpuMs / med[a].cpuMs).toFixed(2) : 'n/a');
   console.log(`JS worker / Verge workerd CPU time per request on the JWT route: ${cpu('Workers: JWT route, uncached, Verge', 'Workers: JWT route, JS worker (Hono + jose + aws4fetch)')} (above 1: Verge uses less).`);
   console.log(`Verge / JS worker writing the same access log line, on the JWT route: ${x('Workers: JWT route, uncached, Verge', 'Workers: JWT route, JS worker + access log line')}.`);
+  console.log(`Verge with its access log off / JS worker writing none, on the JWT route: ${x('Workers: JWT route, Verge, access log off', 'Workers: JWT route, JS worker (Hono + jose + aws4fetch)')}; ` +
+    `CPU, JS / Verge: ${cpu('Workers: JWT route, Verge, access log off', 'Workers: JWT route, JS worker (Hono + jose + aws4fetch)')}.`);
   console.log(`Verge / JS worker on the JWT route: ${x('Workers: JWT route, uncached, Verge', 'Workers: JWT route, JS worker (Hono + jose + aws4fetch)')} (target >= 1.0 now, 1.5 goal).`);
-
 }
 
 // The JWT route's workers side by side at the finest grain: one client with a kept-alive
@@ -300,7 +301,7 @@ async function coldStarts(named, n = Number(process.env.BENCH_COLD ?? 5)) {
 async function main() {
   const spin = await startHost(true);
   const spinFresh = await startHost(false);
-  const workers = await startMiniflare(workerOpts(path.join(BENCH, 'workers'), 'index.js', bindings));
+  const workers = await startMiniflare(workerOpts(path.join(BENCH, 'bundle'), 'index.js', bindings));
   const jsworker = await startMiniflare(workerOpts(BENCH, 'jsworker.js', bindings));
   const jsworkerLog = await startMiniflare(workerOpts(BENCH, 'jsworker.js', { ...bindings, JS_ACCESS_LOG: '1' }));
 
@@ -327,6 +328,12 @@ async function main() {
     'Workers: JWT route, JS worker (Hono + jose + aws4fetch)': [`${jsworker}/jwt/x?q=1`, jwt],
     'Workers: JWT route, JS worker + access log line': [`${jsworkerLog}/jwt/x?q=1`, jwt],
   };
+  // The same Verge with `access_log_sample_percent = 0` (bench-cache.sh builds it), to compare with
+  // the JS worker that writes no line: the same work both ways.
+  const nolog = path.join(BENCH, 'bundle-nolog');
+  if (fs.existsSync(path.join(nolog, 'index.js'))) {
+    cases['Workers: JWT route, Verge, access log off'] = [`${await startMiniflare(workerOpts(nolog, 'index.js', bindings))}/jwt/x?q=1`, jwt];
+  }
   // BENCH_VARIANTS=DIR[,DIR...]: other Workers builds of the bench config (scripts/build-workers.sh
   // DIR, e.g. from another commit or profile) on the JWT route beside Verge, in the paired run and
   // the cold-start table too.
@@ -346,8 +353,11 @@ async function main() {
     await wrk(url, h ?? {}, WARM);
   }
   const results = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
+  // Each round starts at the next case, so that no case is always measured first (or always right
+  // after the same neighbour) on a machine whose load drifts.
+  const order = Object.entries(cases);
   for (let r = 0; r < (process.env.BENCH_MIX_ONLY ? 0 : ROUNDS); r += 1) {
-    for (const [name, [url, h]] of Object.entries(cases)) {
+    for (const [name, [url, h]] of [...order.slice(r % order.length), ...order.slice(0, r % order.length)]) {
       results[name].push(await wrk(url, h ?? {}));
       console.error(`round ${r + 1}: ${name}: ${JSON.stringify(results[name].at(-1))}`);
     }
@@ -356,7 +366,7 @@ async function main() {
   if (!process.env.BENCH_MIX_ONLY) {
     await paired(Object.fromEntries(Object.keys(cases).filter((k) => k.startsWith('Workers: JWT route')).map((k) => [k.replace('Workers: JWT route, ', ''), cases[k]])));
     await coldStarts({
-      Verge: [path.join(BENCH, 'workers'), 'index.js'], 'JS worker': [BENCH, 'jsworker.js'],
+      Verge: [path.join(BENCH, 'bundle'), 'index.js'], 'JS worker': [BENCH, 'jsworker.js'],
       ...Object.fromEntries(variants.map((dir) => [`Verge variant ${path.basename(dir)}`, [dir, 'index.js']])),
     });
   }

@@ -14,7 +14,13 @@ set -euo pipefail
 source "$(dirname "$0")/env.sh"
 out=$(realpath -m "${1:-$VERGE_ROOT/edge/workers/build}")
 cd "$VERGE_ROOT"
-target_dir=${CARGO_TARGET_DIR:-$VERGE_ROOT/target}
+target_dir=$(realpath -m "${CARGO_TARGET_DIR:-$VERGE_ROOT/target}")
+# Cargo keeps the `workers` profile's build scripts and proc-macros in TARGET/workers: clearing
+# OUT there would throw them away (a full rebuild each time).
+if [ "$out" = "$target_dir/workers" ]; then
+  echo "build-workers.sh: $out is cargo's own directory for the workers profile; choose another" >&2
+  exit 2
+fi
 # Read by wasm-bindgen's proc-macro (worker-build sets it too): futures through js_sys.
 WASM_BINDGEN_USE_JS_SYS=1 cargo build --locked --profile workers --target wasm32-unknown-unknown -p verge-edge-workers --lib
 stage=$(mktemp -d)

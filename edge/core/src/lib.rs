@@ -123,8 +123,8 @@ pub use target::{StartupError, Target};
 pub use upstream::{Body, BufferedUpstream, Capped, Clock, ConnectTimeout, OriginTimeout, Upstream, UpstreamError};
 
 use crate::stages::{
-    access, caching, canary as canary_stage, cors, error_page, finish, health, identity, limits, login, origin, ratelimit as rate, routing,
-    Ctx, Exchange, Stop,
+    access, apart, caching, canary as canary_stage, cors, error_page, finish, health, identity, limits, login, origin, ratelimit as rate,
+    routing, Ctx, Exchange, Stop,
 };
 use crate::target::ResolvedOrigin;
 
@@ -276,30 +276,31 @@ impl Edge {
             Err(Stop::Answer(response)) => Ok(*response),
             Err(Stop::Error(e)) => Err(e),
         };
-        let outcome = error_page::custom(&mut cx, outcome).await;
+        let outcome = apart(error_page::custom(&mut cx, outcome)).await;
         finish::finish(cx.ex, outcome, Some(platform.now()))
     }
 
     /// The request phases, in order (see the crate docs for why this order).
     async fn phases<P: Platform>(cx: &mut Ctx<'_, P>) -> Result<Response<Body<P::Body>>, Stop<P::Body>> {
+        // Each async phase is polled `apart` (stages::Apart says why).
         limits::headers(cx)?;
         limits::url(cx)?;
         routing::normalise(cx)?;
         health::answer(cx)?;
-        rate::login(cx).await?;
-        login::routes(cx).await?;
-        caching::purge(cx).await?;
+        apart(rate::login(cx)).await?;
+        apart(login::routes(cx)).await?;
+        apart(caching::purge(cx)).await?;
         routing::route(cx)?;
         access::check(cx)?;
         cors::preflight(cx)?;
         limits::method_and_body(cx)?;
-        rate::gate(cx).await?;
-        identity::check(cx).await?;
-        rate::check(cx).await?;
+        apart(rate::gate(cx)).await?;
+        apart(identity::check(cx)).await?;
+        apart(rate::check(cx)).await?;
         canary_stage::pick(cx)?;
-        caching::lookup(cx).await?;
-        let answer = origin::fetch(cx).await;
-        caching::fill(cx, answer).await
+        apart(caching::lookup(cx)).await?;
+        let answer = apart(origin::fetch(cx)).await;
+        apart(caching::fill(cx, answer)).await
     }
 
     /// [`serve`](Self::serve) with a platform put together from parts: an [`Upstream`], a
