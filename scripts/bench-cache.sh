@@ -21,7 +21,8 @@ if [ -z "${BENCH_SKIP_BUILD:-}" ]; then
   cargo build --release --locked -q --target wasm32-wasip2 -p verge-edge-spin --target-dir target/bench-cache
   CARGO_TARGET_DIR="$VERGE_ROOT/target/bench-cache" bash scripts/build-workers.sh target/bench-cache/bundle
   sed 's/^\[edge\]$/[edge]\naccess_log_sample_percent = 0/' scripts/bench-cache.toml > target/bench-cache/nolog.toml
-  grep -q '^access_log_sample_percent = 0$' target/bench-cache/nolog.toml
+  grep -q '^access_log_sample_percent = 0$' target/bench-cache/nolog.toml ||
+    { echo "bench-cache.sh: could not add access_log_sample_percent to the [edge] line of scripts/bench-cache.toml" >&2; exit 1; }
   VERGE_EDGE_CONFIG="$VERGE_ROOT/target/bench-cache/nolog.toml" CARGO_TARGET_DIR="$VERGE_ROOT/target/bench-cache-nolog" \
     bash scripts/build-workers.sh target/bench-cache/bundle-nolog
   (cd tests && NODE_PATH="$VERGE_ROOT/tests/node_modules" node_modules/.bin/esbuild ../scripts/bench-cache-jsworker.mjs --bundle --format=esm --platform=neutral \

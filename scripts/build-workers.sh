@@ -17,8 +17,13 @@ cd "$VERGE_ROOT"
 target_dir=$(realpath -m "${CARGO_TARGET_DIR:-$VERGE_ROOT/target}")
 # Cargo keeps the `workers` profile's build scripts and proc-macros in TARGET/workers: clearing
 # OUT there would throw them away (a full rebuild each time).
+# OUT is emptied below: refuse any directory that is not new, empty or an earlier bundle.
 if [ "$out" = "$target_dir/workers" ]; then
   echo "build-workers.sh: $out is cargo's own directory for the workers profile; choose another" >&2
+  exit 2
+fi
+if [ -d "$out" ] && [ -n "$(ls -A "$out")" ] && [ ! -f "$out/index_bg.wasm" ]; then
+  echo "build-workers.sh: $out holds other files than a Workers bundle; choose a new or empty directory" >&2
   exit 2
 fi
 # Read by wasm-bindgen's proc-macro (worker-build sets it too): futures through js_sys.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the three .wasm artifacts (release):
+# Builds the four .wasm artifacts (release), the Spin host and the web app:
 #   target/wasm32-wasip2/release/verge_edge_spin.wasm    edge, Spin component
 #   target/wasm32-wasip2/release/verge_origin_spin.wasm  origin, Spin component
 #   edge/workers/build/                                  edge, Workers bundle (index.js + wasm)

@@ -13,7 +13,8 @@ export WASM_OPT_BIN="$NODE_TOOLS/.bin/wasm-opt"
 export ESBUILD_BIN="$NODE_TOOLS/@esbuild/linux-x64/bin/esbuild"
 export WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false
 # Cargo runs the edges' build scripts in their own package directories: a relative
-# VERGE_EDGE_CONFIG is made absolute here, from the directory the script was started in.
+# VERGE_EDGE_CONFIG is made absolute here, from the current directory when this is sourced (for
+# build.sh and build-workers.sh, the one they were started in).
 if [ -n "${VERGE_EDGE_CONFIG:-}" ]; then
   VERGE_EDGE_CONFIG=$(realpath -m "$VERGE_EDGE_CONFIG")
   export VERGE_EDGE_CONFIG

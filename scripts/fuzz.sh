@@ -54,7 +54,7 @@ for t in "${targets[@]}"; do
   # Not in artifacts/: cargo fuzz lists everything there as a failing input.
   log="logs/$t.log"
   status=ok
-  # The config target's inputs are whole config files: the shipped edge/edge.toml (14 KB) fits.
+  # The config target's inputs are whole config files: the shipped edge/edge.toml (15 KB) fits.
   max_len=8192
   [ "$t" = config ] && max_len=32768
   start=$(date +%s)

@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Where a wasm module's code is: function body bytes summed by the first segment of each
 function's name (the crate, for Rust), from the module's `name` section. Prints the total and the
-largest groups. A Workers build keeps its names with
-    VERGE_KEEP_NAMES=1 scripts/build-workers.sh /tmp/named && scripts/wasm-code-by-crate.py /tmp/named/index_bg.wasm
+largest groups; with --functions, the largest single functions instead (V8 compiles a function
+whole the first time it runs, so one large function on the request path lengthens an isolate's
+first request: docs/benchmarks.md, "Fifth run"). A Workers build keeps its names with
+    VERGE_KEEP_NAMES=1 scripts/build-workers.sh /tmp/named && scripts/wasm-code-by-crate.py [--functions] /tmp/named/index_bg.wasm
 Standard library only; reads the binary format directly (sections 2 imports, 10 code, 0 name)."""
 import collections
 import re
@@ -28,7 +30,7 @@ def skip_limits(d, j):
     return j
 
 
-def main(path, top=20):
+def main(path, functions=False, top=20):
     d = open(path, "rb").read()
     if d[:4] != b"\0asm":
         sys.exit(f"{path}: not a wasm module")
@@ -83,17 +85,24 @@ def main(path, top=20):
                 j += size
     if not names:
         sys.exit(f"{path}: no names section (build with VERGE_KEEP_NAMES=1)")
+    print(f"{path}: {sum(code)} bytes of code in {len(code)} functions")
+    if functions:
+        for size, k in sorted(((size, k) for k, size in enumerate(code)), reverse=True)[:top]:
+            print(f"{size:9d}  {names.get(imported + k, '?')[:160]}")
+        return
     groups = collections.Counter()
     for k, size in enumerate(code):
         name = re.sub(r"^[<&_]+", "", names.get(imported + k, "?"))
         m = re.match(r"([A-Za-z0-9_]+)(?:\[[0-9a-f]+\])?::", name)
         groups[m.group(1) if m else "(other)"] += size
-    print(f"{path}: {sum(code)} bytes of code in {len(code)} functions")
     for group, size in groups.most_common(top):
         print(f"{size:9d}  {group}")
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
+    args = sys.argv[1:]
+    functions = "--functions" in args
+    args = [a for a in args if a != "--functions"]
+    if len(args) != 1:
         sys.exit(__doc__)
-    main(sys.argv[1])
+    main(args[0], functions)

@@ -78,9 +78,9 @@
 //!     policy with `Server-Timing` ([`config::headers`], [`config::cors`]); `x-request-id`; the
 //!     log line's status, size and duration last, so the log describes the response as sent.
 //!
-//! A new phase is one module under `stages/` and one line in [`Edge::serve`], placed by the
-//! constraints above. Every failure is an [`EdgeError`], turned into a problem response in one
-//! place.
+//! A new phase is one module under `stages/` and one line in the phase list (`Edge::phases`,
+//! which [`Edge::serve`] runs), placed by the constraints above. Every failure is an
+//! [`EdgeError`], turned into a problem response in one place.
 //!
 //! ## Design choices
 //! - Config is parsed and validated once ([`config::EdgeConfig::parse`]); references to the
@@ -123,8 +123,8 @@ pub use target::{StartupError, Target};
 pub use upstream::{Body, BufferedUpstream, Capped, Clock, ConnectTimeout, OriginTimeout, Upstream, UpstreamError};
 
 use crate::stages::{
-    access, apart, caching, canary as canary_stage, cors, error_page, finish, health, identity, limits, login, origin, ratelimit as rate,
-    routing, Ctx, Exchange, Stop,
+    access, caching, canary as canary_stage, cors, error_page, finish, health, identity, limits, login, origin, ratelimit as rate, routing,
+    Ctx, Exchange, Stop,
 };
 use crate::target::ResolvedOrigin;
 
@@ -276,31 +276,30 @@ impl Edge {
             Err(Stop::Answer(response)) => Ok(*response),
             Err(Stop::Error(e)) => Err(e),
         };
-        let outcome = apart(error_page::custom(&mut cx, outcome)).await;
+        let outcome = error_page::custom(&mut cx, outcome).await;
         finish::finish(cx.ex, outcome, Some(platform.now()))
     }
 
     /// The request phases, in order (see the crate docs for why this order).
     async fn phases<P: Platform>(cx: &mut Ctx<'_, P>) -> Result<Response<Body<P::Body>>, Stop<P::Body>> {
-        // Each async phase is polled `apart` (stages::Apart says why).
         limits::headers(cx)?;
         limits::url(cx)?;
         routing::normalise(cx)?;
         health::answer(cx)?;
-        apart(rate::login(cx)).await?;
-        apart(login::routes(cx)).await?;
-        apart(caching::purge(cx)).await?;
+        rate::login(cx).await?;
+        login::routes(cx).await?;
+        caching::purge(cx).await?;
         routing::route(cx)?;
         access::check(cx)?;
         cors::preflight(cx)?;
         limits::method_and_body(cx)?;
-        apart(rate::gate(cx)).await?;
-        apart(identity::check(cx)).await?;
-        apart(rate::check(cx)).await?;
+        rate::gate(cx).await?;
+        identity::check(cx).await?;
+        rate::check(cx).await?;
         canary_stage::pick(cx)?;
-        apart(caching::lookup(cx)).await?;
-        let answer = apart(origin::fetch(cx)).await;
-        apart(caching::fill(cx, answer)).await
+        caching::lookup(cx).await?;
+        let answer = origin::fetch(cx).await;
+        caching::fill(cx, answer).await
     }
 
     /// [`serve`](Self::serve) with a platform put together from parts: an [`Upstream`], a

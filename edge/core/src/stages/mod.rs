@@ -34,34 +34,6 @@ use crate::target::ResolvedOrigin;
 use crate::upstream::Body;
 use crate::Edge;
 
-pin_project_lite::pin_project! {
-    /// An async phase's future, polled through a function of its own.
-    ///
-    /// Without it the optimiser inlines every phase's state machine into the one future the
-    /// adapter polls: on Workers (opt-level 3) that was a single 250 KB wasm function, which V8
-    /// must compile whole (baseline, then optimised) before an isolate's first request is
-    /// answered, even though a request runs a small part of it. Apart, the first request
-    /// compiles only the phases it runs. A call per poll is all it costs.
-    pub(crate) struct Apart<F> {
-        #[pin]
-        inner: F,
-    }
-}
-
-impl<F: std::future::Future> std::future::Future for Apart<F> {
-    type Output = F::Output;
-
-    #[inline(never)]
-    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<F::Output> {
-        self.project().inner.poll(cx)
-    }
-}
-
-/// See [`Apart`].
-pub(crate) fn apart<F: std::future::Future>(inner: F) -> Apart<F> {
-    Apart { inner }
-}
-
 /// Why a request phase stopped the request: an error, or an answer made at the edge.
 pub(crate) enum Stop<B> {
     Error(EdgeError),
