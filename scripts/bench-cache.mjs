@@ -228,7 +228,8 @@ function table(results) {
   const x = (a, b) => (med[a] && med[b] ? (med[a].rps / med[b].rps).toFixed(2) : 'n/a');
   console.log(`\nCached / uncached req/s: Spin asset ${x('Spin: asset, cached', 'Spin: asset, uncached')}x, API ${x('Spin: API, cached', 'Spin: API, uncached')}x; ` +
     `Workers asset ${x('Workers: asset, cached', 'Workers: asset, uncached')}x, API ${x('Workers: API, cached', 'Workers: API, uncached')}x.`);
-  console.log(`Verge / JS worker forwarding without a token (API, uncached): ${x('Workers: API, uncached', 'Workers: API, uncached, JS worker (Hono + aws4fetch)')}.`);
+  console.log(`Verge / JS worker forwarding without a token (API, uncached): ${x('Workers: API, uncached', 'Workers: API, uncached, JS worker (Hono + aws4fetch)')}; ` +
+    `with Verge's access log off (neither logs): ${x('Workers: API, uncached, Verge, access log off', 'Workers: API, uncached, JS worker (Hono + aws4fetch)')}.`);
   const cpu = (a, b) => (med[a] && med[b] ? (med[b].cpuMs / med[a].cpuMs).toFixed(2) : 'n/a');
   console.log(`JS worker / Verge workerd CPU time per request on the JWT route: ${cpu('Workers: JWT route, uncached, Verge', 'Workers: JWT route, JS worker (Hono + jose + aws4fetch)')} (above 1: Verge uses less).`);
   console.log(`Verge / JS worker writing the same access log line, on the JWT route: ${x('Workers: JWT route, uncached, Verge', 'Workers: JWT route, JS worker + access log line')}.`);
@@ -332,7 +333,9 @@ async function main() {
   // the JS worker that writes no line: the same work both ways.
   const nolog = path.join(BENCH, 'bundle-nolog');
   if (fs.existsSync(path.join(nolog, 'index.js'))) {
-    cases['Workers: JWT route, Verge, access log off'] = [`${await startMiniflare(workerOpts(nolog, 'index.js', bindings))}/jwt/x?q=1`, jwt];
+    const url = await startMiniflare(workerOpts(nolog, 'index.js', bindings));
+    cases['Workers: API, uncached, Verge, access log off'] = [`${url}/nocache${api}`];
+    cases['Workers: JWT route, Verge, access log off'] = [`${url}/jwt/x?q=1`, jwt];
   }
   // BENCH_VARIANTS=DIR[,DIR...]: other Workers builds of the bench config (scripts/build-workers.sh
   // DIR, e.g. from another commit or profile) on the JWT route beside Verge, in the paired run and
