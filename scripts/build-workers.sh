@@ -15,9 +15,9 @@ source "$(dirname "$0")/env.sh"
 out=$(realpath -m "${1:-$VERGE_ROOT/edge/workers/build}")
 cd "$VERGE_ROOT"
 target_dir=$(realpath -m "${CARGO_TARGET_DIR:-$VERGE_ROOT/target}")
-# Cargo keeps the `workers` profile's build scripts and proc-macros in TARGET/workers: clearing
-# OUT there would throw them away (a full rebuild each time).
-# OUT is emptied below: refuse any directory that is not new, empty or an earlier bundle.
+# OUT is emptied below. Refused: cargo's directory for the `workers` profile (its build scripts
+# and proc-macros live there: a full rebuild each time), and any directory that is not new, empty
+# or an earlier bundle.
 if [ "$out" = "$target_dir/workers" ]; then
   echo "build-workers.sh: $out is cargo's own directory for the workers profile; choose another" >&2
   exit 2
