@@ -14,14 +14,9 @@ set -euo pipefail
 source "$(dirname "$0")/env.sh"
 out=$(realpath -m "${1:-$VERGE_ROOT/edge/workers/build}")
 cd "$VERGE_ROOT"
-target_dir=$(realpath -m "${CARGO_TARGET_DIR:-$VERGE_ROOT/target}")
-# OUT is emptied below. Refused: cargo's directory for the `workers` profile (its build scripts
-# and proc-macros live there: a full rebuild each time), and any directory that is not new, empty
-# or an earlier bundle.
-if [ "$out" = "$target_dir/workers" ]; then
-  echo "build-workers.sh: $out is cargo's own directory for the workers profile; choose another" >&2
-  exit 2
-fi
+target_dir=${CARGO_TARGET_DIR:-$VERGE_ROOT/target}
+# OUT is emptied below: refuse any directory that is not new, empty or an earlier bundle (such as
+# a target dir, or cargo's own TARGET/workers, where the profile's build scripts live).
 if [ -d "$out" ] && [ -n "$(ls -A "$out")" ] && [ ! -f "$out/index_bg.wasm" ]; then
   echo "build-workers.sh: $out holds other files than a Workers bundle; choose a new or empty directory" >&2
   exit 2
